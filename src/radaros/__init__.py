@@ -1,0 +1,42 @@
+"""radaros: the storage layer for Python AI-agent applications.
+
+`from radaros import InMemoryStorage`; everything public also lives in `radaros.storage`.
+"""
+
+from radaros.storage import (
+    MEMORY_LONG,
+    MEMORY_SHORT,
+    SESSION_PREFIX,
+    Entry,
+    InMemoryStorage,
+    InvalidKeyError,
+    SerializationError,
+    SqliteStorage,
+    StorageClosedError,
+    StorageConnectionError,
+    StorageDriver,
+    StorageError,
+    StorageNotInitializedError,
+    ValueTooLargeError,
+    open_storage,
+)
+
+__all__ = [
+    "MEMORY_LONG",
+    "MEMORY_SHORT",
+    "SESSION_PREFIX",
+    "Entry",
+    "InMemoryStorage",
+    "InvalidKeyError",
+    "SerializationError",
+    "SqliteStorage",
+    "StorageClosedError",
+    "StorageConnectionError",
+    "StorageDriver",
+    "StorageError",
+    "StorageNotInitializedError",
+    "ValueTooLargeError",
+    "open_storage",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m radaros`: the radaros-storage command line."""
+
+from radaros.storage.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Strict JSON: the one encoding every driver stores, with an exact round trip.
+
+`encode` refuses what JSON cannot carry exactly (SPEC "Values") before any I/O: integers
+outside signed 64 bits, NaN and infinities, non-`str` dict keys, lone surrogates and any
+other type. Floats are written with `repr` (shortest exact form), so `1e300`, `1.0` and
+`-2.5e-308` come back as the same floats; `"\\x00"` is written as `\\u0000`.
+
+`decode` uses orjson when it is installed (`pip install 'radaros[fast]'`: measured about
+2-4x faster on read paths, see docs/performance.md) and the stdlib otherwise; both accept
+exactly the JSON that `encode` writes and refuse anything else with `SerializationError`.
+Encoding stays on the stdlib: radaros must walk the value anyway to apply the rules above,
+and orjson would accept NaN (as null) and unsigned 64-bit integers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from radaros.storage.errors import SerializationError, ValueTooLargeError
+
+__all__ = ["MAX_DEPTH", "decode", "encode", "stdlib_decode"]
+
+MAX_DEPTH = 256
+"""Deepest nesting accepted; deeper values are refused rather than risk a RecursionError."""
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":")
+).encode
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+_stdlib_loads = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
+def _check(value: Any, depth: int) -> None:
+    """Raise SerializationError unless `value` is strict JSON that round-trips exactly."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or value is None:
+        return
+    if kind is int or (isinstance(value, int) and kind is not bool):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise SerializationError(f"integer {value} is outside the signed 64-bit range")
+        return
+    if depth >= MAX_DEPTH:
+        raise SerializationError(f"value is nested deeper than {MAX_DEPTH} levels")
+    if kind is dict or isinstance(value, dict):
+        for item_key, item in value.items():
+            if not isinstance(item_key, str):
+                raise SerializationError(
+                    f"dict keys must be str, not {type(item_key).__name__} ({item_key!r})"
+                )
+            _check(item, depth + 1)
+        return
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, (str, float)):
+        return
+    raise SerializationError(f"{kind.__name__} is not a JSON value")
+
+
+def encode(value: Any, max_bytes: int | None = None) -> str:
+    """The JSON text of `value`, checked against the SPEC's rules and `max_bytes` (UTF-8)."""
+    _check(value, 0)
+    try:
+        text = _dumps(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise SerializationError(f"value is not strict JSON: {exc}") from None
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise SerializationError("value contains a lone surrogate character") from None
+    if max_bytes is not None and size > max_bytes:
+        raise ValueTooLargeError(
+            f"encoded value is {size} bytes; this driver stores at most {max_bytes}"
+        )
+    return text
+
+
+def stdlib_decode(raw: str | bytes) -> Any:
+    """Decode with the standard library only (the fallback, and the reference in tests)."""
+    try:
+        return _stdlib_loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise SerializationError(f"stored value is not valid JSON: {exc}") from None
+
+
+def _make_fast_decode() -> Callable[[str | bytes], Any] | None:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    loads = orjson.loads
+    error = orjson.JSONDecodeError
+
+    def fast_decode(raw: str | bytes) -> Any:
+        try:
+            return loads(raw)
+        except error as exc:
+            raise SerializationError(f"stored value is not valid JSON: {exc}") from None
+
+    return fast_decode
+
+
+decode: Callable[[str | bytes], Any] = _make_fast_decode() or stdlib_decode
+"""Decode stored JSON text; SerializationError for anything `encode` would not write."""

@@ -1,0 +1,55 @@
+"""The errors every radaros driver raises.
+
+```
+StorageError                     base of everything radaros raises on purpose
+├── InvalidKeyError              (also ValueError)
+├── SerializationError           (also ValueError)
+├── ValueTooLargeError           (also ValueError)
+├── StorageClosedError
+├── StorageNotInitializedError
+└── StorageConnectionError       (also ConnectionError)
+```
+
+A backend's own exception never escapes: it is wrapped in one of these and kept as
+`__cause__` (unless its text would reveal a secret from the URL, see `base.scrub`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidKeyError",
+    "SerializationError",
+    "StorageClosedError",
+    "StorageConnectionError",
+    "StorageError",
+    "StorageNotInitializedError",
+    "ValueTooLargeError",
+]
+
+
+class StorageError(Exception):
+    """Base class of every error radaros raises on purpose."""
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """A namespace, key or prefix breaks the rules; raised before any I/O."""
+
+
+class SerializationError(StorageError, ValueError):
+    """A value is not strict JSON, or stored bytes are not a value radaros wrote."""
+
+
+class ValueTooLargeError(StorageError, ValueError):
+    """The encoded value is larger than the driver can store; nothing was written."""
+
+
+class StorageClosedError(StorageError):
+    """The driver was closed; create a new one."""
+
+
+class StorageNotInitializedError(StorageError):
+    """A server driver was used before `await storage.initialize()` (or `async with`)."""
+
+
+class StorageConnectionError(StorageError, ConnectionError):
+    """The backend could not be reached, timed out, or failed mid-operation."""
