@@ -1,26 +1,44 @@
 """Test drivers on real backends.
 
-SQLite uses a file in a temp dir. PostgreSQL and MongoDB come from `tests/servers.py`:
-a real server started here, or the one named by RADAROS_TEST_POSTGRES_URL /
-RADAROS_TEST_MONGODB_URL. A missing server skips locally and fails when
-RADAROS_REQUIRE_ALL_DRIVERS=1 (CI).
+SQLite uses a file in a temp dir. PostgreSQL and MongoDB are real servers from
+`tests/servers.py` (embedded PostgreSQL 18, SecantusDB), or the ones named by
+RADAROS_TEST_POSTGRES_URL / RADAROS_TEST_MONGODB_URL. Each test gets its own table or
+collection. A missing server skips locally and fails when RADAROS_REQUIRE_ALL_DRIVERS=1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from radaros.storage import InMemoryStorage, SqliteStorage, StorageDriver
+from radaros.storage import (
+    InMemoryStorage,
+    MongoDBStorage,
+    PostgresStorage,
+    SqliteStorage,
+    StorageDriver,
+)
+from tests.servers import SecantusServer
 
 DRIVERS = [
     "memory",
     "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mongodb", marks=pytest.mark.mongodb),
 ]
+SERVER_DRIVERS = [
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mongodb", marks=pytest.mark.mongodb),
+]
+TEST_LOCALE = "en_US.UTF-8"
 
 _unique = itertools.count()
 
@@ -29,18 +47,131 @@ def require_all_drivers() -> bool:
     return os.environ.get("RADAROS_REQUIRE_ALL_DRIVERS") == "1"
 
 
+def unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where every driver must run."""
+    if require_all_drivers():
+        pytest.fail(f"{reason} (RADAROS_REQUIRE_ALL_DRIVERS=1)")
+    pytest.skip(reason)
+
+
 def unique_name(prefix: str = "t") -> str:
-    """A table/collection name no other test uses (so tests never see each other's data)."""
+    """A table/collection name no other test uses (tests never see each other's data)."""
     return f"{prefix}_{os.getpid()}_{next(_unique)}"
 
 
-def driver_factory(name: str, tmp_path: Path) -> Callable[[], StorageDriver]:
+class PostgresTarget:
+    """Where PostgreSQL tests run: a server, and a database whose collation is not "C"."""
+
+    def __init__(self, admin_url: str, server: Any = None) -> None:
+        import asyncpg
+
+        self.server = server
+        self.admin_url = admin_url
+        self.database = f"radaros_test_{os.getpid()}"
+        base, _, _ = admin_url.rpartition("/")
+        self.url = f"{base}/{self.database}"
+
+        async def create() -> None:
+            connection = await asyncpg.connect(admin_url)
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
+                await connection.execute(
+                    f'CREATE DATABASE "{self.database}" TEMPLATE template0 '
+                    f"ENCODING 'UTF8' LOCALE '{TEST_LOCALE}'"
+                )
+            finally:
+                await connection.close()
+
+        asyncio.run(create())
+
+    def drop(self) -> None:
+        import asyncpg
+
+        async def drop() -> None:
+            connection = await asyncpg.connect(self.admin_url)
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            finally:
+                await connection.close()
+
+        asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresTarget]:
+    """A PostgreSQL server: RADAROS_TEST_POSTGRES_URL, else embedded PostgreSQL 18."""
+    url = os.environ.get("RADAROS_TEST_POSTGRES_URL")
+    server = None
+    try:
+        if not url:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+                from tests.servers import EmbeddedPostgres
+
+                server = EmbeddedPostgres()
+            url = server.url
+        target = PostgresTarget(url, server)
+    except Exception as exc:  # no wheel, no binaries, server refuses: say why
+        if server is not None:
+            server.close()
+        unavailable(f"PostgreSQL unavailable: {type(exc).__name__}: {exc}")
+    yield target
+    target.drop()
+    if server is not None:
+        server.close()
+
+
+@dataclass
+class MongoTarget:
+    """Where MongoDB tests run; `server` is None for an external RADAROS_TEST_MONGODB_URL."""
+
+    url: str
+    server: SecantusServer | None
+
+
+@pytest.fixture(scope="session")
+def mongodb() -> Iterator[MongoTarget]:
+    """A MongoDB-protocol server: RADAROS_TEST_MONGODB_URL, else SecantusDB."""
+    url = os.environ.get("RADAROS_TEST_MONGODB_URL")
+    if url:
+        yield MongoTarget(url, None)
+        return
+    try:
+        server = SecantusServer()
+    except Exception as exc:
+        unavailable(f"SecantusDB unavailable: {type(exc).__name__}: {exc}")
+    yield MongoTarget(server.url, server)
+    server.close()
+
+
+def mongodb_url(base_url: str, database: str) -> str:
+    """The server URL with `database` as its path (query string kept)."""
+    head, question, query = base_url.partition("?")
+    scheme, _, rest = head.partition("://")
+    hosts = rest.split("/", 1)[0]
+    return f"{scheme}://{hosts}/{database}{question}{query}"
+
+
+def driver_factory(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest | None = None, **options: Any
+) -> Callable[[], StorageDriver]:
     """A callable making new, unopened instances of `name` on one fresh backing store."""
     if name == "memory":
         return InMemoryStorage
     if name == "sqlite":
         path = tmp_path / "radaros.db"
-        return lambda: SqliteStorage(path)
+        return lambda: SqliteStorage(path, **options)
+    assert request is not None, "server drivers need the pytest request"
+    if name == "postgres":
+        target: PostgresTarget = request.getfixturevalue("postgres")
+        table = unique_name()
+        return lambda: PostgresStorage(target.url, table=table, **options)
+    if name == "mongodb":
+        mongo: MongoTarget = request.getfixturevalue("mongodb")
+        url = mongodb_url(mongo.url, f"radaros_test_{os.getpid()}")
+        collection = unique_name()
+        options.setdefault("server_selection_timeout_s", 5)
+        return lambda: MongoDBStorage(url, collection=collection, **options)
     raise ValueError(f"unknown driver {name}")
 
 

@@ -14,8 +14,10 @@ from tests.conftest import driver_factory
 
 class TestConformance(ConformanceSuite):
     @pytest.fixture
-    def storage_factory(self, driver_name: str, tmp_path: Path) -> Callable[[], StorageDriver]:
-        return driver_factory(driver_name, tmp_path)
+    def storage_factory(
+        self, driver_name: str, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> Callable[[], StorageDriver]:
+        return driver_factory(driver_name, tmp_path, request)
 
     @pytest.fixture
     async def peers(

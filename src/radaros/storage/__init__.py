@@ -15,6 +15,8 @@ from radaros.storage.errors import (
     ValueTooLargeError,
 )
 from radaros.storage.memory import InMemoryStorage
+from radaros.storage.mongodb import MongoDBStorage
+from radaros.storage.postgres import PostgresStorage
 from radaros.storage.sqlite import SqliteStorage
 from radaros.storage.url import open_storage
 
@@ -25,6 +27,8 @@ __all__ = [
     "Entry",
     "InMemoryStorage",
     "InvalidKeyError",
+    "MongoDBStorage",
+    "PostgresStorage",
     "SerializationError",
     "SqliteStorage",
     "StorageClosedError",

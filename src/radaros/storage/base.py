@@ -2,7 +2,12 @@
 
 Public methods live here and are never overridden: they check arguments, encode values,
 enforce the lifecycle and then call a few primitives that a driver implements. Primitives
-receive checked `str`s, encoded JSON text and `ttl` in seconds, and only talk to the backend.
+receive checked `str`s, stored values and `ttl` in seconds, and only talk to the backend.
+
+A stored value is what `_dump(value)` makes: by default the strict JSON text from
+`codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`/`_load` to
+keep another form (MongoDB keeps readable documents), as long as `_dump` applies the
+codec's checks and `_replace_if` can compare what `_get` returned.
 
 Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
 `_namespaces`, `_close`. Optional (generic bodies here; override for speed): `_initialize`,
@@ -200,17 +205,17 @@ class StorageDriver(abc.ABC):
         namespace, key = check_namespace(namespace), check_key(key)
         await self._ready()
         with self._translate_errors():
-            raw = await self._get(namespace, key)
-        return default if raw is None else decode(raw)
+            stored = await self._get(namespace, key)
+        return default if stored is None else self._load(stored)
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
         """Store the value, replacing both value and expiry (no `ttl`: never expires)."""
         namespace, key = check_namespace(namespace), check_key(key)
         seconds = check_ttl(ttl)
-        raw = encode(value, self.max_value_bytes)
+        stored = self._dump(value)
         await self._ready()
         with self._translate_errors():
-            await self._put_many(namespace, [(key, raw)], seconds)
+            await self._put_many(namespace, [(key, stored)], seconds)
         self._after_write()
 
     async def delete(self, namespace: str, key: str) -> None:
@@ -226,7 +231,7 @@ class StorageDriver(abc.ABC):
         await self._ready()
         with self._translate_errors():
             rows = await self._page(namespace, prefix, None, None)
-        return [Entry(key, decode(raw)) for key, raw in rows]
+        return [Entry(key, self._load(stored)) for key, stored in rows]
 
     # -- batches -----------------------------------------------------------------------------
 
@@ -238,8 +243,8 @@ class StorageDriver(abc.ABC):
         if not keys:
             return []
         with self._translate_errors():
-            raws = await self._get_many(namespace, keys)
-        return [None if raw is None else decode(raw) for raw in raws]
+            found = await self._get_many(namespace, keys)
+        return [None if stored is None else self._load(stored) for stored in found]
 
     async def set_many(
         self,
@@ -256,12 +261,12 @@ class StorageDriver(abc.ABC):
         namespace = check_namespace(namespace)
         seconds = check_ttl(ttl)
         pairs = items.items() if isinstance(items, Mapping) else items
-        encoded: dict[str, str] = {}
+        encoded: dict[str, Any] = {}
         for pair in pairs:
             if isinstance(pair, (str, bytes)) or len(pair) != 2:
                 raise TypeError("set_many items must be a mapping or (key, value) pairs")
             key, value = pair
-            encoded[check_key(key)] = encode(value, self.max_value_bytes)
+            encoded[check_key(key)] = self._dump(value)
         await self._ready()
         if not encoded:
             return
@@ -299,8 +304,8 @@ class StorageDriver(abc.ABC):
             await self._ready()
             with self._translate_errors():
                 rows = await self._page(namespace, prefix, after, page_size)
-            for key, raw in rows:
-                yield Entry(key, decode(raw))
+            for key, stored in rows:
+                yield Entry(key, self._load(stored))
             if len(rows) < page_size:
                 return
             after = rows[-1][0]
@@ -336,12 +341,12 @@ class StorageDriver(abc.ABC):
         """
         namespace, key = check_namespace(namespace), check_key(key)
         seconds = check_ttl(ttl)
-        raw = encode(value, self.max_value_bytes)
+        stored = self._dump(value)
         await self._ready()
         with self._translate_errors():
-            stored = await self._add(namespace, key, raw, seconds)
+            is_stored = await self._add(namespace, key, stored, seconds)
         self._after_write()
-        return stored
+        return is_stored
 
     async def update(
         self,
@@ -364,11 +369,11 @@ class StorageDriver(abc.ABC):
             raise TypeError(f"fn must be callable, not {type(fn).__name__}")
         await self._ready()
 
-        def apply(current: str | None) -> Any:
-            return fn(None if current is None else decode(current))
+        def apply(current: Any) -> Any:
+            return fn(None if current is None else self._load(current))
 
-        raw = await self._update_loop(namespace, key, apply, seconds)
-        return decode(raw)
+        stored = await self._update_loop(namespace, key, apply, seconds)
+        return self._load(stored)
 
     async def append(
         self,
@@ -396,9 +401,9 @@ class StorageDriver(abc.ABC):
         new_items: builtins.list[Any] = decode(encode(list(items), self.max_value_bytes))
         length = 0
 
-        def extend(current_raw: str | None) -> builtins.list[Any]:
+        def extend(current_stored: Any) -> builtins.list[Any]:
             nonlocal length
-            current = [] if current_raw is None else decode(current_raw)
+            current = [] if current_stored is None else self._load(current_stored)
             if not isinstance(current, list):
                 raise TypeError(
                     f"cannot append to {namespace!r}/{key!r}: it holds "
@@ -418,12 +423,12 @@ class StorageDriver(abc.ABC):
         self,
         namespace: str,
         key: str,
-        fn: Callable[[str | None], Any],
+        fn: Callable[[Any], Any],
         seconds: float | None,
-    ) -> str:
-        """Compare-and-swap `fn(current encoded value or None)` until it sticks.
+    ) -> Any:
+        """Compare-and-swap `fn(current stored value or None)` until it sticks.
 
-        Returns the encoded value stored.
+        Returns the stored value written.
 
         Tasks of this instance queue on a per-key lock, so only other instances and
         processes can make a swap fail; those retries back off with jitter.
@@ -437,15 +442,15 @@ class StorageDriver(abc.ABC):
                 result = fn(current)
                 if inspect.isawaitable(result):
                     result = await result
-                raw = encode(result, self.max_value_bytes)
+                stored = self._dump(result)
                 with self._translate_errors():
                     if current is None:
-                        stored = await self._add(namespace, key, raw, seconds)
+                        swapped = await self._add(namespace, key, stored, seconds)
                     else:
-                        stored = await self._replace_if(namespace, key, current, raw, seconds)
-                if stored:
+                        swapped = await self._replace_if(namespace, key, current, stored, seconds)
+                if swapped:
                     self._after_write()
-                    return raw
+                    return stored
                 attempt += 1
                 backoff = min(RETRY_CAP_S, RETRY_BASE_S * 2**attempt)
                 await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311 (jitter, not crypto)
@@ -488,6 +493,14 @@ class StorageDriver(abc.ABC):
 
     # -- primitives --------------------------------------------------------------------------
 
+    def _dump(self, value: Any) -> Any:
+        """The stored form of a value: strict JSON text (checks and size limit included)."""
+        return encode(value, self.max_value_bytes)
+
+    def _load(self, stored: Any) -> Any:
+        """The value of a stored form; a fresh object every time (copy semantics)."""
+        return decode(stored)
+
     async def _initialize(self) -> None:  # noqa: B027 (an optional hook, empty by design)
         """Create what the backend needs; called once, under a lock."""
 
@@ -497,18 +510,18 @@ class StorageDriver(abc.ABC):
         yield
 
     @abc.abstractmethod
-    async def _get(self, namespace: str, key: str) -> str | None:
-        """Encoded value of a live entry, or None."""
+    async def _get(self, namespace: str, key: str) -> Any:
+        """Stored value of a live entry, or None."""
 
-    async def _get_many(self, namespace: str, keys: Sequence[str]) -> builtins.list[str | None]:
-        """Encoded values aligned with `keys` (generic: one `_get` each)."""
+    async def _get_many(self, namespace: str, keys: Sequence[str]) -> builtins.list[Any]:
+        """Stored values aligned with `keys` (generic: one `_get` each)."""
         return [await self._get(namespace, key) for key in keys]
 
     @abc.abstractmethod
     async def _put_many(
-        self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
+        self, namespace: str, items: Sequence[tuple[str, Any]], ttl: float | None
     ) -> None:
-        """Upsert every (key, encoded) pair with expiry now + ttl (None: never), atomically."""
+        """Upsert every (key, stored) pair with expiry now + ttl (None: never), atomically."""
 
     @abc.abstractmethod
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
@@ -517,8 +530,8 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> builtins.list[tuple[str, str]]:
-        """Live (key, encoded) pairs with key starting with `prefix` and > `after`, ascending,
+    ) -> builtins.list[tuple[str, Any]]:
+        """Live (key, stored) pairs with key starting with `prefix` and > `after`, ascending,
         at most `limit` (None: all). Must use the index, and match the prefix literally."""
 
     async def _count(self, namespace: str, prefix: str) -> int:
@@ -542,15 +555,15 @@ class StorageDriver(abc.ABC):
         """Sorted namespaces starting with `prefix` that hold at least one live key."""
 
     @abc.abstractmethod
-    async def _add(self, namespace: str, key: str, raw: str, ttl: float | None) -> bool:
+    async def _add(self, namespace: str, key: str, raw: Any, ttl: float | None) -> bool:
         """Insert unless a live entry exists (an expired one is replaced); True if stored."""
 
     @abc.abstractmethod
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, raw: str, ttl: float | None
+        self, namespace: str, key: str, expected: Any, raw: Any, ttl: float | None
     ) -> bool:
-        """Replace the value only if the live entry still holds `expected`; True if replaced.
-        `ttl` None keeps the entry's current expiry."""
+        """Replace the value only if the live entry still holds `expected` (as `_get` gave
+        it); True if replaced. `ttl` None keeps the entry's current expiry."""
 
     async def _sweep_expired(self) -> int:
         """Delete some expired entries; return how many (default: the backend does it)."""

@@ -1,0 +1,426 @@
+"""`MongoDBStorage`: the document-store driver, on PyMongo's native async client.
+
+Document layout (one collection per store; readable in any MongoDB tool):
+
+```
+{ "_id": ObjectId, "ns": "<namespace>", "k": "<key>",
+  "v": <the value as a BSON document/array/scalar>   -- when that round-trips exactly
+  "j": "<the value as JSON text>"                    -- otherwise (one of v or j is set)
+  "e": ISODate,                                       -- expiry; 9999-12-31 for "never"
+  "r": 3 }                                            -- revision, +1 on every write
+```
+Indexes: unique `(ns, k)` (every query, `add`'s exactly-once), and a TTL index on `e`
+(`expireAfterSeconds: 0`) that reclaims expired documents in the background. Reads never
+trust the TTL monitor (it runs about once a minute): every query filters `e > now`.
+
+* `v` holds values whose object keys are plain (no leading `$`, no `.`, not empty, no NUL),
+  whose integers fit in 32 bits (PyMongo reads int64 back as `bson.Int64`), that nest at
+  most 50 deep and whose JSON text is at most 1 MiB; anything else goes to `j` as JSON
+  text, so round trips stay exact (and large values avoid BSON's array overhead).
+* Never-expiring entries carry the far-future date instead of no field: one range filter
+  (`e > now`) stays index-friendly, where `$or` with `$exists` would not.
+* `now` is the server's clock: `hello.localTime` is read at `initialize()` (and every few
+  minutes), and the offset to the local clock applied, so instances with skewed clocks agree.
+* `update`/`append` compare-and-swap on the revision `r`, never on BSON equality (which
+  treats 1 and 1.0 as equal).
+* Relies on MongoDB 5.0+ (field names with `.`/`$` inside `v` are never written anyway;
+  `$in`, TTL indexes and upserts are much older). Standalone or replica set: no transactions
+  are used, so `set_many` is one ordered bulk write, not all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from radaros.storage.base import StorageDriver, wrap_error
+from radaros.storage.codec import decode, encode
+from radaros.storage.errors import (
+    StorageClosedError,
+    StorageConnectionError,
+    StorageError,
+    ValueTooLargeError,
+)
+from radaros.storage.url import redact, url_secrets
+from radaros.storage.validate import prefix_upper_bound
+
+if TYPE_CHECKING:
+    from pymongo import AsyncMongoClient
+
+__all__ = ["MongoDBStorage"]
+
+NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
+CLOSE_TIMEOUT_S = 5.0
+CLOCK_REFRESH_S = 300.0
+NATIVE_MAX_BYTES = 1024 * 1024
+NATIVE_MAX_DEPTH = 50
+DUPLICATE_KEY = 11000
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _import_pymongo() -> Any:
+    try:
+        import pymongo
+    except ImportError:
+        raise ImportError("MongoDBStorage needs pymongo: pip install 'radaros[mongodb]'") from None
+    return pymongo
+
+
+class _Stored(NamedTuple):
+    """A value as kept in a document: (`v` native or None, `j` JSON text or None), and the
+    revision it was read at (None when about to be written)."""
+
+    native: Any
+    text: str | None
+    revision: int | None = None
+
+
+def _is_native_safe(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, dict):
+        if depth >= NATIVE_MAX_DEPTH:
+            return False
+        return all(
+            key
+            and key[0] != "$"
+            and "." not in key
+            and "\x00" not in key
+            and _is_native_safe(item, depth + 1)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return depth < NATIVE_MAX_DEPTH and all(_is_native_safe(item, depth + 1) for item in value)
+    if type(value) is int:  # PyMongo reads int64 back as bson.Int64, not int
+        return INT32_MIN <= value <= INT32_MAX
+    return True
+
+
+class MongoDBStorage(StorageDriver):
+    """MongoDB through `pymongo.AsyncMongoClient`: its own (from a URL) or a borrowed one.
+
+    The database comes from the URL's path, else `database=`, else "radaros". Options:
+    `collection`, `server_selection_timeout_s` (how long an unreachable server is waited
+    for), `timeout_s` (bound on every operation, PyMongo's timeoutMS).
+    """
+
+    requires_initialize = True
+    # BSON documents are at most 16 MiB; keep room for ns, k and the other fields.
+    max_value_bytes = 16 * 1024 * 1024 - 4096
+
+    def __init__(
+        self,
+        url_or_client: str | AsyncMongoClient[dict[str, Any]],
+        *,
+        database: str | None = None,
+        collection: str = "radaros_kv",
+        server_selection_timeout_s: float = 10.0,
+        timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self._pymongo = _import_pymongo()
+        if (
+            not isinstance(collection, str)
+            or not collection
+            or "$" in collection
+            or "\x00" in collection
+            or collection.startswith("system.")
+        ):
+            raise ValueError(f"collection name {collection!r} is not a valid MongoDB collection")
+        if database is not None and (not database or any(c in database for c in '/\\. "$\x00')):
+            raise ValueError(f"database name {database!r} is not a valid MongoDB database")
+        for name, seconds in [
+            ("server_selection_timeout_s", server_selection_timeout_s),
+            ("timeout_s", timeout_s),
+        ]:
+            if not seconds > 0:
+                raise ValueError(f"{name} must be > 0")
+        self._collection_name = collection
+        self._database_name = database
+        self._options = {
+            "serverSelectionTimeoutMS": int(server_selection_timeout_s * 1000),
+            "connectTimeoutMS": int(server_selection_timeout_s * 1000),
+            "timeoutMS": int(timeout_s * 1000),
+            "tz_aware": True,
+        }
+        if isinstance(url_or_client, str):
+            self._url: str | None = url_or_client
+            self._client: Any = None
+            self._owns_client = True
+        else:
+            self._url = None
+            self._client = url_or_client
+            self._owns_client = False
+        self._secrets = url_secrets(self._url) if self._url else []
+        self._collection: Any = None
+        self._clock_offset_s = 0.0
+        self._clock_read_at = float("-inf")
+
+    def _describe(self) -> str:
+        where = redact(self._url) if self._url else "borrowed client"
+        return f"{where} collection={self._collection_name}"
+
+    # -- stored form -------------------------------------------------------------------------
+
+    def _dump(self, value: Any) -> _Stored:
+        text = encode(value, self.max_value_bytes)
+        if len(text) <= NATIVE_MAX_BYTES:
+            native = decode(text)  # exactly the value every driver returns (tuples as lists)
+            if _is_native_safe(native):
+                return _Stored(native, None)
+        return _Stored(None, text)
+
+    def _load(self, stored: _Stored) -> Any:
+        return decode(stored.text) if stored.text is not None else stored.native
+
+    @staticmethod
+    def _from_document(document: dict[str, Any]) -> _Stored:
+        return _Stored(document.get("v"), document.get("j"), document.get("r"))
+
+    @staticmethod
+    def _fields(stored: _Stored) -> tuple[dict[str, Any], dict[str, Any]]:
+        """$set and $unset parts writing a stored value (exactly one of v and j)."""
+        if stored.text is not None:
+            return {"j": stored.text}, {"v": ""}
+        return {"v": stored.native}, {"j": ""}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        errors = self._pymongo.errors
+        try:
+            yield
+        except StorageError:
+            raise
+        except errors.DocumentTooLarge as exc:
+            raise wrap_error(ValueTooLargeError, "document too large for MongoDB", exc) from None
+        except (
+            errors.ConnectionFailure,
+            errors.ServerSelectionTimeoutError,
+            errors.NetworkTimeout,
+            errors.ExecutionTimeout,
+            errors.WTimeoutError,
+            errors.WaitQueueTimeoutError,
+            OSError,
+            asyncio.TimeoutError,
+            TimeoutError,
+        ) as exc:
+            if self.is_closed:
+                raise StorageClosedError(f"{self!r} is closed") from exc
+            raise wrap_error(
+                StorageConnectionError,
+                f"MongoDB unavailable at {self._describe()}",
+                exc,
+                self._secrets,
+            ) from None
+        except errors.InvalidOperation as exc:  # e.g. the client was closed under us
+            if self.is_closed:
+                raise StorageClosedError(f"{self!r} is closed") from exc
+            raise wrap_error(
+                StorageError, f"MongoDB error at {self._describe()}", exc, self._secrets
+            ) from None
+        except errors.OperationFailure as exc:
+            error_class = ValueTooLargeError if exc.code in (10334, 17419, 17420) else StorageError
+            raise wrap_error(
+                error_class, f"MongoDB error at {self._describe()}", exc, self._secrets
+            ) from None
+        except errors.PyMongoError as exc:
+            raise wrap_error(
+                StorageError, f"MongoDB error at {self._describe()}", exc, self._secrets
+            ) from None
+
+    async def _initialize(self) -> None:
+        pymongo = self._pymongo
+        if self._client is None:
+            try:
+                self._client = pymongo.AsyncMongoClient(self._url, **self._options)
+            except Exception as exc:  # an invalid URI may be echoed in the message
+                raise wrap_error(
+                    StorageConnectionError,
+                    f"cannot use {redact(self._url or '')}",
+                    exc,
+                    self._secrets,
+                ) from None
+        database = (
+            self._client.get_default_database(self._database_name or "radaros")
+            if self._url and self._database_name is None
+            else self._client[self._database_name or "radaros"]
+        )
+        self._collection = database[self._collection_name]
+        await self._read_server_clock()
+        # create_index is idempotent, and concurrent identical requests are safe on MongoDB.
+        await self._collection.create_index(
+            [("ns", pymongo.ASCENDING), ("k", pymongo.ASCENDING)], unique=True, name="ns_k"
+        )
+        await self._collection.create_index("e", expireAfterSeconds=0, name="expiry")
+
+    async def _read_server_clock(self) -> None:
+        sent = time.time()
+        reply = await self._client.admin.command("hello")
+        received = time.time()
+        server_time: dt.datetime = reply["localTime"]
+        if server_time.tzinfo is None:
+            server_time = server_time.replace(tzinfo=dt.timezone.utc)
+        self._clock_offset_s = server_time.timestamp() - (sent + received) / 2
+        self._clock_read_at = time.monotonic()
+
+    async def _now(self) -> dt.datetime:
+        """The server's time: the local clock corrected by the offset read from `hello`."""
+        if time.monotonic() - self._clock_read_at > CLOCK_REFRESH_S:
+            await self._read_server_clock()
+        return dt.datetime.fromtimestamp(time.time() + self._clock_offset_s, dt.timezone.utc)
+
+    async def _expiry(self, ttl: float | None) -> dt.datetime:
+        return NEVER if ttl is None else await self._now() + dt.timedelta(seconds=ttl)
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        self._collection = None
+        if client is None or not self._owns_client:
+            return
+        # close() of a client whose server died can block for a long time: bound it.
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(client.close(), timeout=CLOSE_TIMEOUT_S)
+
+    def _live_collection(self) -> Any:
+        if self._collection is None:
+            raise StorageClosedError(f"{self!r} is closed")
+        return self._collection
+
+    def _key_range(self, prefix: str, after: str | None) -> dict[str, str]:
+        condition: dict[str, str] = {}
+        if prefix:
+            condition["$gte"] = prefix
+            upper = prefix_upper_bound(prefix)
+            if upper is not None:
+                condition["$lt"] = upper
+        if after is not None and after >= prefix:
+            condition.pop("$gte", None)
+            condition["$gt"] = after
+        return condition
+
+    # -- primitives --------------------------------------------------------------------------
+
+    async def _get(self, namespace: str, key: str) -> _Stored | None:
+        document = await self._live_collection().find_one(
+            {"ns": namespace, "k": key, "e": {"$gt": await self._now()}},
+            {"_id": 0, "v": 1, "j": 1, "r": 1},
+        )
+        return None if document is None else self._from_document(document)
+
+    async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[_Stored | None]:
+        cursor = self._live_collection().find(
+            {"ns": namespace, "k": {"$in": list(set(keys))}, "e": {"$gt": await self._now()}},
+            {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1},
+        )
+        found = {document["k"]: self._from_document(document) async for document in cursor}
+        return [found.get(key) for key in keys]
+
+    async def _put_many(
+        self, namespace: str, items: Sequence[tuple[str, _Stored]], ttl: float | None
+    ) -> None:
+        expires_at = await self._expiry(ttl)
+        requests = []
+        for key, stored in items:
+            assigned, removed = self._fields(stored)
+            requests.append(
+                self._pymongo.UpdateOne(
+                    {"ns": namespace, "k": key},
+                    {"$set": {**assigned, "e": expires_at}, "$unset": removed, "$inc": {"r": 1}},
+                    upsert=True,
+                )
+            )
+        await self._retry_duplicate_upsert(
+            lambda: self._live_collection().bulk_write(requests, ordered=True)
+        )
+
+    async def _retry_duplicate_upsert(self, write: Any) -> Any:
+        """Concurrent upserts of one new key can fail with E11000 on MongoDB; the retry
+        finds the document the winner inserted and updates it (MongoDB docs: upsert)."""
+        errors = self._pymongo.errors
+        for attempt in range(5):
+            try:
+                return await write()
+            except (errors.DuplicateKeyError, errors.BulkWriteError) as exc:
+                details = getattr(exc, "details", None) or {}
+                codes = [error.get("code") for error in details.get("writeErrors", [])]
+                duplicate = isinstance(exc, errors.DuplicateKeyError) or codes == [DUPLICATE_KEY]
+                if not duplicate or attempt == 4:
+                    raise
+        return None
+
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
+        collection = self._live_collection()
+        if len(keys) == 1:
+            await collection.delete_one({"ns": namespace, "k": keys[0]})
+        else:
+            await collection.delete_many({"ns": namespace, "k": {"$in": list(keys)}})
+
+    async def _page(
+        self, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, _Stored]]:
+        query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
+        key_range = self._key_range(prefix, after)
+        if key_range:
+            query["k"] = key_range
+        cursor = self._live_collection().find(
+            query, {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1}, sort=[("k", 1)], hint="ns_k"
+        )
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [(document["k"], self._from_document(document)) async for document in cursor]
+
+    async def _count(self, namespace: str, prefix: str) -> int:
+        query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
+        key_range = self._key_range(prefix, None)
+        if key_range:
+            query["k"] = key_range
+        return int(await self._live_collection().count_documents(query, hint="ns_k"))
+
+    async def _clear(self, namespace: str, prefix: str) -> int:
+        query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
+        key_range = self._key_range(prefix, None)
+        if key_range:
+            query["k"] = key_range
+        # Expired documents are left to the TTL index; only live ones are counted.
+        result = await self._live_collection().delete_many(query)
+        return int(result.deleted_count)
+
+    async def _namespaces(self, prefix: str) -> list[str]:
+        query: dict[str, Any] = {"e": {"$gt": await self._now()}}
+        if prefix:
+            query["ns"] = self._key_range(prefix, None)
+        names = await self._live_collection().distinct("ns", query)
+        return sorted(names)
+
+    async def _add(self, namespace: str, key: str, raw: _Stored, ttl: float | None) -> bool:
+        now = await self._now()
+        assigned, removed = self._fields(raw)
+        expires_at = NEVER if ttl is None else now + dt.timedelta(seconds=ttl)
+        try:
+            # Matches only an expired document; a live one makes the upsert insert, and the
+            # unique (ns, k) index refuses it: exactly one concurrent add wins.
+            await self._live_collection().update_one(
+                {"ns": namespace, "k": key, "e": {"$lte": now}},
+                {"$set": {**assigned, "e": expires_at}, "$unset": removed, "$inc": {"r": 1}},
+                upsert=True,
+            )
+        except self._pymongo.errors.DuplicateKeyError:
+            return False
+        return True
+
+    async def _replace_if(
+        self, namespace: str, key: str, expected: _Stored, raw: _Stored, ttl: float | None
+    ) -> bool:
+        now = await self._now()
+        assigned, removed = self._fields(raw)
+        if ttl is not None:
+            assigned["e"] = now + dt.timedelta(seconds=ttl)
+        result = await self._live_collection().update_one(
+            {"ns": namespace, "k": key, "r": expected.revision, "e": {"$gt": now}},
+            {"$set": assigned, "$unset": removed, "$inc": {"r": 1}},
+        )
+        return bool(result.modified_count == 1)

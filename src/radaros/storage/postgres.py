@@ -1,0 +1,428 @@
+"""`PostgresStorage`: the production, multi-instance driver, on asyncpg.
+
+Table layout (one table per store; `namespace` is a column, never part of a name):
+
+```sql
+CREATE TABLE radaros_kv (
+    namespace  text COLLATE "C" NOT NULL,  -- "C": code point order and index range scans
+    key        text COLLATE "C" NOT NULL,
+    value      text NOT NULL,               -- JSON text, exactly as written (see below)
+    expires_at timestamptz,                 -- server clock; NULL never expires
+    PRIMARY KEY (namespace, key)
+);
+CREATE INDEX radaros_kv_expiry ON radaros_kv (expires_at) WHERE expires_at IS NOT NULL;
+```
+
+Why `text` and not `jsonb`: jsonb rewrites numbers (`1e300` becomes a 301-digit number,
+`1.0` stays but float-vs-int is lost on the way back through most codecs), reorders and
+dedupes object keys, and refuses `"\\u0000"`; the SPEC promises an exact round trip.
+`value::jsonb` still works in ad-hoc SQL for every value without a NUL character.
+
+Round trips: one statement per operation (batches use `unnest` arrays: one round trip per
+batch), prepared and cached by asyncpg; the pool's reset query on release is replaced by a
+no-op because radaros leaves no session state behind (no SET, LISTEN, cursors or session
+advisory locks). Expiry uses the server's `now()`, so instances with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from radaros.storage.base import StorageDriver, wrap_error
+from radaros.storage.errors import (
+    StorageClosedError,
+    StorageConnectionError,
+    StorageError,
+    ValueTooLargeError,
+)
+from radaros.storage.url import redact, url_secrets
+from radaros.storage.validate import prefix_upper_bound
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ["PostgresStorage"]
+
+SCHEMA_VERSION = 1
+CLOSE_TIMEOUT_S = 5.0
+SWEEP_BATCH = 1000
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_INIT_LOCK_KEY = 0x7261646172  # "radar": serializes concurrent initialize() across processes
+
+
+def _import_asyncpg() -> Any:
+    try:
+        import asyncpg
+    except ImportError:
+        raise ImportError(
+            "PostgresStorage needs asyncpg: pip install 'radaros[postgres]'"
+        ) from None
+    return asyncpg
+
+
+def _quote_identifier(name: str, what: str) -> str:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ValueError(
+            f"{what} name must match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters), not {name!r}"
+        )
+    return f'"{name}"'
+
+
+async def _keep_session(connection: Any) -> None:
+    """Pool reset hook: radaros leaves no session state, so skip asyncpg's reset query."""
+
+
+class PostgresStorage(StorageDriver):
+    """PostgreSQL through an asyncpg pool: its own (from a URL) or a borrowed one.
+
+    Options: `table`, `schema` (identifiers), `min_size`/`max_size` (pool size),
+    `acquire_timeout_s` (waiting for a free connection), `command_timeout_s` (one
+    statement, so a half-open socket cannot hang a call), `connect_timeout_s`, and
+    `pgbouncer=True` for PgBouncer in transaction mode (no prepared-statement cache).
+    """
+
+    requires_initialize = True
+    max_value_bytes = 256 * 1024 * 1024
+
+    def __init__(
+        self,
+        url_or_pool: str | asyncpg.Pool,
+        *,
+        table: str = "radaros_kv",
+        schema: str = "public",
+        min_size: int = 1,
+        max_size: int = 10,
+        acquire_timeout_s: float = 10.0,
+        command_timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        pgbouncer: bool = False,
+    ) -> None:
+        super().__init__()
+        self._asyncpg = _import_asyncpg()
+        self._table_name = table
+        self._schema_name = schema
+        self._table = f"{_quote_identifier(schema, 'schema')}.{_quote_identifier(table, 'table')}"
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise ValueError("pool sizes need 0 <= min_size <= max_size and max_size >= 1")
+        for name, seconds in [
+            ("acquire_timeout_s", acquire_timeout_s),
+            ("command_timeout_s", command_timeout_s),
+            ("connect_timeout_s", connect_timeout_s),
+        ]:
+            if not seconds > 0:
+                raise ValueError(f"{name} must be > 0")
+        if isinstance(url_or_pool, str):
+            self._url: str | None = url_or_pool
+            self._pool: asyncpg.Pool | None = None
+            self._owns_pool = True
+        else:
+            self._url = None
+            self._pool = url_or_pool
+            self._owns_pool = False
+        self._secrets = url_secrets(self._url) if self._url else []
+        self._pool_options = {
+            "min_size": min_size,
+            "max_size": max_size,
+            "command_timeout": command_timeout_s,
+            "timeout": connect_timeout_s,
+            "reset": _keep_session,
+            "statement_cache_size": 0 if pgbouncer else 100,
+        }
+        self._acquire_timeout_s = acquire_timeout_s
+        self._sql = _Statements(self._table, f"{table}_expiry")
+
+    def _describe(self) -> str:
+        where = redact(self._url) if self._url else "borrowed pool"
+        return f"{where} table={self._schema_name}.{self._table_name}"
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        asyncpg = self._asyncpg
+        try:
+            yield
+        except StorageError:
+            raise
+        except asyncpg.UndefinedTableError as exc:
+            raise wrap_error(
+                StorageError,
+                f"{self._describe()}: the table is missing; call await storage.initialize()",
+                exc,
+                self._secrets,
+            ) from None
+        except asyncpg.ProgramLimitExceededError as exc:
+            raise wrap_error(ValueTooLargeError, "value too large for PostgreSQL", exc) from None
+        except (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            OSError,
+            asyncio.TimeoutError,
+            TimeoutError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.AdminShutdownError,
+            asyncpg.InternalClientError,
+        ) as exc:
+            if self.is_closed:
+                raise StorageClosedError(f"{self!r} is closed") from exc
+            raise wrap_error(
+                StorageConnectionError,
+                f"PostgreSQL unavailable at {self._describe()}",
+                exc,
+                self._secrets,
+            ) from None
+        except asyncpg.PostgresError as exc:
+            raise wrap_error(
+                StorageError, f"PostgreSQL error at {self._describe()}", exc, self._secrets
+            ) from None
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        pool = self._pool
+        if pool is None:
+            raise StorageClosedError(f"{self!r} is closed")
+        async with pool.acquire(timeout=self._acquire_timeout_s) as connection:
+            yield connection
+
+    async def _initialize(self) -> None:
+        if self._pool is None:
+            try:
+                self._pool = await self._asyncpg.create_pool(self._url, **self._pool_options)
+            except Exception as exc:  # asyncpg raises many kinds here, some echo the DSN
+                raise wrap_error(
+                    StorageConnectionError,
+                    f"cannot connect to {redact(self._url or '')}",
+                    exc,
+                    self._secrets,
+                ) from None
+        async with self._connection() as connection, connection.transaction():
+            # A transaction-scoped advisory lock: concurrent CREATE ... IF NOT EXISTS can
+            # still fail with a unique violation, and a session lock would outlive the
+            # transaction on a pooled connection.
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", _INIT_LOCK_KEY)
+            for statement in self._sql.schema:
+                await connection.execute(statement)
+            await connection.execute(self._sql.record_version, self._table, SCHEMA_VERSION)
+            version = await connection.fetchval(self._sql.read_version, self._table)
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self._table} has schema version {version}, newer than this radaros "
+                f"({SCHEMA_VERSION}); upgrade radaros"
+            )
+
+    async def _close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None or not self._owns_pool:
+            return
+        try:
+            # pool.close() waits for every in-flight query; bound it, then cut them off.
+            await asyncio.wait_for(pool.close(), timeout=CLOSE_TIMEOUT_S)
+        except (asyncio.TimeoutError, Exception):
+            pool.terminate()
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self._connection() as connection:
+            return list(await connection.fetch(sql, *args))
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._connection() as connection:
+            return await connection.fetchval(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> None:
+        async with self._connection() as connection:
+            await connection.execute(sql, *args)
+
+    # -- primitives --------------------------------------------------------------------------
+
+    async def _get(self, namespace: str, key: str) -> str | None:
+        value: str | None = await self._fetchval(self._sql.get, namespace, key)
+        return value
+
+    async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        rows = await self._fetch(self._sql.get_many, namespace, list(set(keys)))
+        found = {row[0]: row[1] for row in rows}
+        return [found.get(key) for key in keys]
+
+    async def _put_many(
+        self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
+    ) -> None:
+        if len(items) == 1:
+            key, raw = items[0]
+            await self._execute(self._sql.put, namespace, key, raw, ttl)
+        else:
+            keys = [key for key, _ in items]
+            raws = [raw for _, raw in items]
+            await self._execute(self._sql.put_many, namespace, keys, raws, ttl)
+
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
+        if len(keys) == 1:
+            await self._execute(self._sql.delete, namespace, keys[0])
+        else:
+            await self._execute(self._sql.delete_many, namespace, list(keys))
+
+    async def _page(
+        self, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, str]]:
+        sql, args = self._sql.range("key, value", namespace, prefix, after, limit)
+        return [(row[0], row[1]) for row in await self._fetch(sql, *args)]
+
+    async def _count(self, namespace: str, prefix: str) -> int:
+        sql, args = self._sql.range("count(*)", namespace, prefix, None, None)
+        return int(await self._fetchval(sql, *args))
+
+    async def _clear(self, namespace: str, prefix: str) -> int:
+        sql, args = self._sql.clear(namespace, prefix)
+        return int(await self._fetchval(sql, *args))
+
+    async def _namespaces(self, prefix: str) -> list[str]:
+        rows = await self._fetch(self._sql.namespaces, prefix, prefix_upper_bound(prefix))
+        return [row[0] for row in rows]
+
+    async def _add(self, namespace: str, key: str, raw: str, ttl: float | None) -> bool:
+        return await self._fetchval(self._sql.add, namespace, key, raw, ttl) is not None
+
+    async def _replace_if(
+        self, namespace: str, key: str, expected: str, raw: str, ttl: float | None
+    ) -> bool:
+        if ttl is None:
+            result = await self._fetchval(
+                self._sql.replace_keep_expiry, namespace, key, expected, raw
+            )
+        else:
+            result = await self._fetchval(
+                self._sql.replace_new_expiry, namespace, key, expected, raw, ttl
+            )
+        return result is not None
+
+    async def _sweep_expired(self) -> int:
+        total = 0
+        while True:
+            removed = int(await self._fetchval(self._sql.sweep, SWEEP_BATCH))
+            total += removed
+            if removed < SWEEP_BATCH:
+                return total
+
+
+class _Statements:
+    """Every SQL statement for one table (identifiers already validated and quoted)."""
+
+    def __init__(self, table: str, expiry_index: str) -> None:
+        self.table = table
+        live = "(expires_at IS NULL OR expires_at > now())"
+        self.live = live
+        expiry = "CASE WHEN $4::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $4) END"
+        self.schema = [
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                namespace text COLLATE "C" NOT NULL,
+                key text COLLATE "C" NOT NULL,
+                value text NOT NULL,
+                expires_at timestamptz,
+                PRIMARY KEY (namespace, key)
+            )""",
+            f'CREATE INDEX IF NOT EXISTS "{expiry_index}" ON {table} (expires_at) '
+            "WHERE expires_at IS NOT NULL",
+            "CREATE TABLE IF NOT EXISTS radaros_meta (name text PRIMARY KEY, version int NOT NULL)",
+        ]
+        self.record_version = (
+            "INSERT INTO radaros_meta (name, version) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+        )
+        self.read_version = "SELECT version FROM radaros_meta WHERE name = $1"
+        self.get = f"SELECT value FROM {table} WHERE namespace = $1 AND key = $2 AND {live}"
+        self.get_many = (
+            f"SELECT key, value FROM {table} WHERE namespace = $1 AND key = ANY($2::text[]) "
+            f"AND {live}"
+        )
+        upsert = (
+            "ON CONFLICT (namespace, key) DO UPDATE "
+            "SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"
+        )
+        self.put = (
+            f"INSERT INTO {table} (namespace, key, value, expires_at) "
+            f"VALUES ($1, $2, $3, {expiry}) {upsert}"
+        )
+        self.put_many = (
+            f"INSERT INTO {table} (namespace, key, value, expires_at) "
+            f"SELECT $1, item.key, item.value, {expiry} "
+            f"FROM unnest($2::text[], $3::text[]) AS item(key, value) {upsert}"
+        )
+        self.delete = f"DELETE FROM {table} WHERE namespace = $1 AND key = $2"
+        self.delete_many = f"DELETE FROM {table} WHERE namespace = $1 AND key = ANY($2::text[])"
+        self.add = (
+            f"INSERT INTO {table} AS current (namespace, key, value, expires_at) "
+            f"VALUES ($1, $2, $3, {expiry}) {upsert} "
+            "WHERE current.expires_at <= now() RETURNING 1"
+        )
+        self.replace_keep_expiry = (
+            f"UPDATE {table} SET value = $4 "
+            f"WHERE namespace = $1 AND key = $2 AND value = $3 AND {live} RETURNING 1"
+        )
+        self.replace_new_expiry = (
+            f"UPDATE {table} SET value = $4, expires_at = now() + make_interval(secs => $5) "
+            f"WHERE namespace = $1 AND key = $2 AND value = $3 AND {live} RETURNING 1"
+        )
+        self.sweep = (
+            f"WITH gone AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+            f"SELECT ctid FROM {table} WHERE expires_at <= now() LIMIT $1)) RETURNING 1) "
+            "SELECT count(*) FROM gone"
+        )
+        # A loose index scan: hop from namespace to namespace on the primary key index.
+        self.namespaces = f"""
+            WITH RECURSIVE names(name) AS (
+                SELECT (SELECT min(namespace) FROM {table} WHERE namespace >= $1)
+                UNION ALL
+                SELECT (SELECT min(namespace) FROM {table} WHERE namespace > names.name)
+                FROM names WHERE names.name IS NOT NULL
+                  AND ($2::text IS NULL OR names.name < $2::text)
+            )
+            SELECT name FROM names
+            WHERE name IS NOT NULL AND ($2::text IS NULL OR name < $2::text)
+              AND EXISTS (SELECT 1 FROM {table} t WHERE t.namespace = names.name AND {live})
+            ORDER BY name
+        """
+        self._ranges: dict[tuple[str, bool, bool, bool, bool], str] = {}
+
+    def _where(self, prefix: str, upper: str | None, after: str | None) -> tuple[str, list[Any]]:
+        conditions = ["namespace = $1"]
+        args: list[Any] = []
+        if prefix:
+            args.append(prefix)
+            conditions.append(f"key >= ${len(args) + 1}")
+            if upper is not None:
+                args.append(upper)
+                conditions.append(f"key < ${len(args) + 1}")
+        if after is not None:
+            args.append(after)
+            conditions.append(f"key > ${len(args) + 1}")
+        return " AND ".join(conditions), args
+
+    def range(
+        self, select: str, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> tuple[str, list[Any]]:
+        """`SELECT {select}` over live keys of a namespace starting with `prefix`, by key."""
+        upper = prefix_upper_bound(prefix)
+        where, args = self._where(prefix, upper, after)
+        args = [namespace, *args]
+        shape = (select, bool(prefix), upper is not None, after is not None, limit is not None)
+        sql = self._ranges.get(shape)
+        if sql is None:
+            order = " ORDER BY key" if select.startswith("key") else ""
+            limit_sql = f" LIMIT ${len(args) + 1}" if limit is not None else ""
+            sql = self._ranges[shape] = (
+                f"SELECT {select} FROM {self.table} WHERE {where} AND {self.live}{order}{limit_sql}"
+            )
+        if limit is not None:
+            args.append(limit)
+        return sql, args
+
+    def clear(self, namespace: str, prefix: str) -> tuple[str, list[Any]]:
+        """Delete the prefix's keys; the count returned is of the live ones."""
+        where, args = self._where(prefix, prefix_upper_bound(prefix), None)
+        sql = (
+            f"WITH gone AS (DELETE FROM {self.table} WHERE {where} RETURNING expires_at) "
+            "SELECT count(*) FILTER (WHERE expires_at IS NULL OR expires_at > now()) FROM gone"
+        )
+        return sql, [namespace, *args]

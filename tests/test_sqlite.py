@@ -1,0 +1,279 @@
+"""What is specific to SqliteStorage: processes sharing one file, locks, crashes, the index."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from radaros.storage import SqliteStorage, StorageConnectionError
+from radaros.storage import base as base_module
+from radaros.storage.sqlite import _Statements
+
+pytestmark = pytest.mark.slow
+
+
+def spawn_workers(command: str, url: str, processes: int, **options: Any) -> list[dict[str, Any]]:
+    """Run tests.workers in `processes` OS processes that start at the same instant."""
+    start_at = time.time() + 1.0
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.workers",
+                command,
+                url,
+                "--worker",
+                str(worker),
+                "--start-at",
+                str(start_at),
+                *[f"--{k.replace('_', '-')}={v}" for k, v in options.items()],
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for worker in range(processes)
+    ]
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        results.append(json.loads(out))
+    return results
+
+
+@contextlib.contextmanager
+def write_lock_held(path: Path, seconds: float) -> Iterator[None]:
+    """Another process takes SQLite's write lock and keeps it for `seconds`."""
+    script = textwrap.dedent(f"""
+        import sqlite3, sys, time
+        connection = sqlite3.connect({str(path)!r}, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        print("locked", flush=True)
+        time.sleep({seconds})
+        connection.execute("COMMIT")
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        child.wait(timeout=10)
+        child.stdout.close()
+
+
+async def test_adds_from_four_processes_have_one_winner_per_key(tmp_path: Path) -> None:
+    """200 keys, 4 processes x 4 tasks each racing: exactly one add per key returns True."""
+    url = f"sqlite:///{tmp_path}/race.db"
+    results = spawn_workers("add", url, 4, count=200, tasks=4)
+    winners = [key for result in results for key in result["won"]]
+    assert sorted(winners) == sorted(f"key{i}" for i in range(200))
+
+
+async def test_updates_and_appends_from_processes_lose_nothing(tmp_path: Path) -> None:
+    """4 processes x 4 tasks x 25 update(+1) and append: exact totals, no item lost."""
+    url = f"sqlite:///{tmp_path}/count.db"
+    spawn_workers("increment", url, 4, count=25, tasks=4)
+    spawn_workers("append", url, 4, count=25, tasks=4)
+    async with SqliteStorage(tmp_path / "count.db") as storage:
+        assert await storage.get("workers", "counter") == 400
+        log = await storage.get("workers", "log")
+        assert len(log) == len(set(log)) == 400
+
+
+async def test_many_processes_initialize_a_new_file_at_once(tmp_path: Path) -> None:
+    """8 processes opening one new file at the same instant all succeed (WAL switch included)."""
+    for round_ in range(3):
+        url = f"sqlite:///{tmp_path}/init{round_}.db"
+        results = spawn_workers("initialize", url, 8)
+        assert all(result["errors"] == [] for result in results)
+        async with SqliteStorage(tmp_path / f"init{round_}.db") as storage:
+            assert await storage.count("workers") == 8
+
+
+async def test_waiting_for_another_process_lock_keeps_the_loop_running(tmp_path: Path) -> None:
+    """While another process holds the write lock, other tasks run; the set lands after."""
+    path = tmp_path / "lock.db"
+    async with SqliteStorage(path) as storage:
+        await storage.set("ns", "warm", 1)
+        gaps: list[float] = []
+        running = True
+
+        async def heartbeat() -> None:
+            last = time.monotonic()
+            while running:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        beat = asyncio.create_task(heartbeat())
+        with write_lock_held(path, 1.0):
+            started = time.monotonic()
+            await storage.set("ns", "k", "x" * (8 * 1024 * 1024 - 16))
+            waited = time.monotonic() - started
+        running = False
+        await beat
+        assert waited >= 0.8  # it really waited for the other process
+        assert max(gaps) < 0.1
+        assert len(await storage.get("ns", "k")) == 8 * 1024 * 1024 - 16
+
+
+async def test_lock_held_past_the_timeout_raises_connection_error(tmp_path: Path) -> None:
+    """A lock held longer than lock_timeout_s surfaces as StorageConnectionError, not 'locked'."""
+    path = tmp_path / "timeout.db"
+    async with SqliteStorage(path, lock_timeout_s=0.3) as storage:
+        await storage.set("ns", "k", 1)
+        with write_lock_held(path, 1.5), pytest.raises(StorageConnectionError, match="lock"):
+            await storage.set("ns", "k", 2)
+        await storage.set("ns", "k", 3)
+        assert await storage.get("ns", "k") == 3
+
+
+def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
+    """Every set acknowledged before kill -9 is in the file, which passes integrity_check."""
+    path = tmp_path / "crash.db"
+    script = textwrap.dedent(f"""
+        import asyncio, sys
+        from radaros.storage import SqliteStorage
+        async def main():
+            async with SqliteStorage({str(path)!r}) as storage:
+                i = 0
+                while True:
+                    writes = (storage.set("ns", f"k{{i + j}}", i + j) for j in range(4))
+                    await asyncio.gather(*writes)
+                    print(i + 3, flush=True)
+                    i += 4
+        asyncio.run(main())
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    acknowledged = -1
+    for line in child.stdout:
+        acknowledged = int(line)
+        if acknowledged >= 200:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    connection.close()
+
+    async def read_back() -> list[Any]:
+        async with SqliteStorage(path) as storage:
+            return await storage.get_many("ns", [f"k{i}" for i in range(acknowledged + 1)])
+
+    assert asyncio.run(read_back()) == list(range(acknowledged + 1))
+
+
+async def test_cancelled_operations_leave_no_transaction_open(tmp_path: Path) -> None:
+    """Cancelling callers mid-flight never leaves a transaction (or the write lock) held."""
+    path = tmp_path / "cancel.db"
+    async with SqliteStorage(path) as storage:
+        for i in range(300):
+            task = asyncio.ensure_future(storage.set("ns", f"k{i}", i))
+            await asyncio.sleep(0)
+            task.cancel()
+        await asyncio.gather(*(storage.set("ns", f"after{i}", i) for i in range(100)))
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # the lock is free: nothing was left open
+        other.execute("ROLLBACK")
+        other.close()
+        assert await storage.count("ns", "after") == 100
+
+
+async def test_expired_rows_are_reclaimed_without_user_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a sweep interval, a write deletes expired rows from the file itself."""
+    monkeypatch.setattr(base_module, "SWEEP_INTERVAL_S", 0.0)
+    path = tmp_path / "sweep.db"
+    async with SqliteStorage(path) as storage:
+        await storage.set_many("ns", {f"k{i}": i for i in range(50)}, ttl=0.1)
+        await asyncio.sleep(0.2)
+        await storage.set("ns", "trigger", 1)
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                rows = connection.execute("SELECT count(*) FROM radaros_kv").fetchone()[0]
+            if rows <= 1:
+                break
+        assert rows == 1
+
+
+def test_prefix_and_namespace_queries_use_the_primary_key_index() -> None:
+    """EXPLAIN QUERY PLAN: prefix pages, counts and namespaces search the index, never scan."""
+    connection = sqlite3.connect(":memory:")  # closed at the end of the test
+    statements = _Statements("radaros_kv")
+    for statement in statements.schema:
+        connection.execute(statement)
+    queries = [
+        statements.range("SELECT key, value", "ns", "user:", "user:5", 100),
+        statements.range("SELECT count(*)", "ns", "a%_", None, None),
+        (statements.get, ("ns", "k")),
+    ]
+    for sql, params in queries:
+        plan = " ".join(
+            row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", (0, *params))
+        )
+        assert "USING INDEX sqlite_autoindex_radaros_kv_1" in plan, plan
+        assert "SCAN" not in plan, plan
+    plan = " ".join(
+        row[3]
+        for row in connection.execute(
+            f"EXPLAIN QUERY PLAN {statements.namespaces}", ("", None, None, 0)
+        )
+    )
+    assert "SCAN radaros_kv" not in plan, plan
+    connection.close()
+
+
+def test_table_name_must_be_an_identifier(tmp_path: Path) -> None:
+    """A table name that is not an identifier raises ValueError before any file is touched."""
+    for bad in ["kv; DROP TABLE x", "1kv", "kv-1", "", "k v", "a" * 64, 'kv"']:
+        with pytest.raises(ValueError, match="table name"):
+            SqliteStorage(tmp_path / "never.db", table=bad)
+    assert not (tmp_path / "never.db").exists()
+
+
+async def test_two_tables_in_one_file_are_independent(tmp_path: Path) -> None:
+    """The table option lets two stores share a file without seeing each other."""
+    path = tmp_path / "shared.db"
+    async with (
+        SqliteStorage(path, table="first") as first,
+        SqliteStorage(path, table="second") as second,
+    ):
+        await first.set("ns", "k", 1)
+        assert await second.get("ns", "k") is None
+
+
+async def test_group_commit_returns_each_result_to_its_caller(tmp_path: Path) -> None:
+    """Batched writes still answer each caller separately, failures included."""
+    async with SqliteStorage(tmp_path / "batch.db") as storage:
+        await storage.set("ns", "text", "not a list")
+        results = await asyncio.gather(
+            *(storage.set("ns", f"k{i}", i) for i in range(50)),
+            storage.append("ns", "text", [1]),
+            *(storage.add("ns", f"k{i}", -1) for i in range(50)),
+            return_exceptions=True,
+        )
+        assert results[:50] == [None] * 50
+        assert isinstance(results[50], TypeError)
+        assert results[51:] == [False] * 50
+        assert await storage.get_many("ns", [f"k{i}" for i in range(50)]) == list(range(50))
