@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sqlite3
@@ -21,39 +20,9 @@ import pytest
 from radaros.storage import SqliteStorage, StorageConnectionError
 from radaros.storage import base as base_module
 from radaros.storage.sqlite import _Statements
+from tests.workers_spawn import spawn_workers
 
 pytestmark = pytest.mark.slow
-
-
-def spawn_workers(command: str, url: str, processes: int, **options: Any) -> list[dict[str, Any]]:
-    """Run tests.workers in `processes` OS processes that start at the same instant."""
-    start_at = time.time() + 1.0
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.workers",
-                command,
-                url,
-                "--worker",
-                str(worker),
-                "--start-at",
-                str(start_at),
-                *[f"--{k.replace('_', '-')}={v}" for k, v in options.items()],
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for worker in range(processes)
-    ]
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0, err
-        results.append(json.loads(out))
-    return results
 
 
 @contextlib.contextmanager

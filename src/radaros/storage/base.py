@@ -11,7 +11,7 @@ codec's checks and `_replace_if` can compare what `_get` returned.
 
 Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
 `_namespaces`, `_close`. Optional (generic bodies here; override for speed): `_initialize`,
-`_get_many`, `_count`, `_clear`, `_sweep_expired`, `_translate_errors`.
+`_get_many`, `_count`, `_clear`, `_sweep_expired`, `_translate_error`, `_dump`/`_load`.
 """
 
 from __future__ import annotations
@@ -30,12 +30,11 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Iterator,
     Mapping,
     Sequence,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, ParamSpec, TypeVar
 
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
@@ -66,6 +65,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("radaros.storage")
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MEMORY_SHORT = "memory:short"
 """Reserved namespace: short-term conversation messages."""
@@ -152,8 +154,7 @@ class StorageDriver(abc.ABC):
                 raise StorageClosedError(f"{self!r} is closed; create a new driver")
             if self._state is State.OPEN:
                 return
-            with self._translate_errors():
-                await self._initialize()
+            await self._call(self._initialize)
             self._state = State.OPEN
 
     async def close(self) -> None:
@@ -166,8 +167,7 @@ class StorageDriver(abc.ABC):
             self._sweeper.cancel()
             self._sweeper = None
         if was_open or self._opened_partially():
-            with self._translate_errors():
-                await self._close()
+            await self._call(self._close)
 
     def _opened_partially(self) -> bool:
         """True when `_initialize` may have acquired resources without finishing."""
@@ -204,8 +204,7 @@ class StorageDriver(abc.ABC):
         """The stored value, or `default` when absent or expired."""
         namespace, key = check_namespace(namespace), check_key(key)
         await self._ready()
-        with self._translate_errors():
-            stored = await self._get(namespace, key)
+        stored = await self._call(self._get, namespace, key)
         return default if stored is None else self._load(stored)
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
@@ -214,23 +213,20 @@ class StorageDriver(abc.ABC):
         seconds = check_ttl(ttl)
         stored = self._dump(value)
         await self._ready()
-        with self._translate_errors():
-            await self._put_many(namespace, [(key, stored)], seconds)
+        await self._call(self._put_many, namespace, [(key, stored)], seconds)
         self._after_write()
 
     async def delete(self, namespace: str, key: str) -> None:
         """Remove the key; an absent key is not an error."""
         namespace, key = check_namespace(namespace), check_key(key)
         await self._ready()
-        with self._translate_errors():
-            await self._delete_many(namespace, [key])
+        await self._call(self._delete_many, namespace, [key])
 
     async def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
         """Every live entry whose key starts with `prefix`, ascending by key (code points)."""
         namespace, prefix = check_namespace(namespace), check_prefix(prefix)
         await self._ready()
-        with self._translate_errors():
-            rows = await self._page(namespace, prefix, None, None)
+        rows = await self._call(self._page, namespace, prefix, None, None)
         return [Entry(key, self._load(stored)) for key, stored in rows]
 
     # -- batches -----------------------------------------------------------------------------
@@ -242,8 +238,7 @@ class StorageDriver(abc.ABC):
         await self._ready()
         if not keys:
             return []
-        with self._translate_errors():
-            found = await self._get_many(namespace, keys)
+        found = await self._call(self._get_many, namespace, keys)
         return [None if stored is None else self._load(stored) for stored in found]
 
     async def set_many(
@@ -270,8 +265,7 @@ class StorageDriver(abc.ABC):
         await self._ready()
         if not encoded:
             return
-        with self._translate_errors():
-            await self._put_many(namespace, list(encoded.items()), seconds)
+        await self._call(self._put_many, namespace, list(encoded.items()), seconds)
         self._after_write()
 
     async def delete_many(self, namespace: str, keys: Iterable[str]) -> None:
@@ -280,8 +274,7 @@ class StorageDriver(abc.ABC):
         unique = list(dict.fromkeys(_checked_keys(keys)))
         await self._ready()
         if unique:
-            with self._translate_errors():
-                await self._delete_many(namespace, unique)
+            await self._call(self._delete_many, namespace, unique)
 
     # -- listing -----------------------------------------------------------------------------
 
@@ -302,8 +295,7 @@ class StorageDriver(abc.ABC):
         after: str | None = None
         while True:
             await self._ready()
-            with self._translate_errors():
-                rows = await self._page(namespace, prefix, after, page_size)
+            rows = await self._call(self._page, namespace, prefix, after, page_size)
             for key, stored in rows:
                 yield Entry(key, self._load(stored))
             if len(rows) < page_size:
@@ -314,22 +306,19 @@ class StorageDriver(abc.ABC):
         """Number of live keys in the namespace that start with `prefix`."""
         namespace, prefix = check_namespace(namespace), check_prefix(prefix)
         await self._ready()
-        with self._translate_errors():
-            return await self._count(namespace, prefix)
+        return await self._call(self._count, namespace, prefix)
 
     async def clear(self, namespace: str, prefix: str | None = None) -> int:
         """Delete the keys that start with `prefix`; return how many live ones were deleted."""
         namespace, prefix = check_namespace(namespace), check_prefix(prefix)
         await self._ready()
-        with self._translate_errors():
-            return await self._clear(namespace, prefix)
+        return await self._call(self._clear, namespace, prefix)
 
     async def namespaces(self, prefix: str | None = None) -> builtins.list[str]:
         """Sorted names of the namespaces that hold at least one live key."""
         prefix = check_prefix(prefix)
         await self._ready()
-        with self._translate_errors():
-            return await self._namespaces(prefix)
+        return await self._call(self._namespaces, prefix)
 
     # -- atomic operations -------------------------------------------------------------------
 
@@ -343,8 +332,7 @@ class StorageDriver(abc.ABC):
         seconds = check_ttl(ttl)
         stored = self._dump(value)
         await self._ready()
-        with self._translate_errors():
-            is_stored = await self._add(namespace, key, stored, seconds)
+        is_stored = await self._call(self._add, namespace, key, stored, seconds)
         self._after_write()
         return is_stored
 
@@ -437,17 +425,17 @@ class StorageDriver(abc.ABC):
             attempt = 0
             while True:
                 await self._ready()  # a close() between retries ends the loop
-                with self._translate_errors():
-                    current = await self._get(namespace, key)
+                current = await self._call(self._get, namespace, key)
                 result = fn(current)
                 if inspect.isawaitable(result):
                     result = await result
                 stored = self._dump(result)
-                with self._translate_errors():
-                    if current is None:
-                        swapped = await self._add(namespace, key, stored, seconds)
-                    else:
-                        swapped = await self._replace_if(namespace, key, current, stored, seconds)
+                if current is None:
+                    swapped = await self._call(self._add, namespace, key, stored, seconds)
+                else:
+                    swapped = await self._call(
+                        self._replace_if, namespace, key, current, stored, seconds
+                    )
                 if swapped:
                     self._after_write()
                     return stored
@@ -483,8 +471,7 @@ class StorageDriver(abc.ABC):
 
     async def _run_sweep(self) -> None:
         try:
-            with self._translate_errors():
-                removed = await self._sweep_expired()
+            removed = await self._call(self._sweep_expired)
             logger.debug("%r reclaimed %d expired entries", self, removed)
         except StorageError as exc:
             logger.debug("%r expiry sweep failed: %s", self, exc)
@@ -504,10 +491,25 @@ class StorageDriver(abc.ABC):
     async def _initialize(self) -> None:  # noqa: B027 (an optional hook, empty by design)
         """Create what the backend needs; called once, under a lock."""
 
-    @contextlib.contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        """Map backend exceptions to the StorageError tree (`raise ... from exc`)."""
-        yield
+    def _translate_error(self, exc: Exception) -> Exception:
+        """The StorageError to raise for a backend exception (see `wrap_error`); others as is."""
+        return exc
+
+    async def _call(
+        self, primitive: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Await a primitive, raising its failure as the driver's StorageError.
+
+        The error is raised outside the `except` block, so a cause that was dropped because
+        it shows a secret is not kept as `__context__` either.
+        """
+        try:
+            return await primitive(*args, **kwargs)
+        except Exception as exc:
+            error = self._translate_error(exc)
+        if error.__cause__ is None and error.__suppress_context__:
+            error.__context__ = None  # `raise ... from None` inside a driver: keep it dropped
+        raise error
 
     @abc.abstractmethod
     async def _get(self, namespace: str, key: str) -> Any:

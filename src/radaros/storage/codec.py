@@ -41,27 +41,39 @@ _stdlib_loads = json.JSONDecoder(parse_constant=_refuse_constant).decode
 
 
 def _check(value: Any, depth: int) -> None:
-    """Raise SerializationError unless `value` is strict JSON that round-trips exactly."""
+    """Raise SerializationError unless `value` is strict JSON that round-trips exactly.
+
+    Leaves are checked inline (no call per scalar): this walk is on every write path.
+    """
     kind = type(value)
-    if kind is str or kind is bool or kind is float or value is None:
+    if kind is dict or kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            raise SerializationError(f"value is nested deeper than {MAX_DEPTH} levels")
+        if kind is dict:
+            for item_key in value:
+                if type(item_key) is not str and not isinstance(item_key, str):
+                    raise SerializationError(
+                        f"dict keys must be str, not {type(item_key).__name__} ({item_key!r})"
+                    )
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            item_kind = type(item)
+            if item_kind is str or item_kind is float or item_kind is bool or item is None:
+                continue
+            if item_kind is int and _INT64_MIN <= item <= _INT64_MAX:
+                continue
+            _check(item, depth + 1)
         return
-    if kind is int or (isinstance(value, int) and kind is not bool):
+    if kind is str or kind is float or kind is bool or value is None:
+        return
+    if isinstance(value, int) and kind is not bool:
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise SerializationError(f"integer {value} is outside the signed 64-bit range")
         return
-    if depth >= MAX_DEPTH:
-        raise SerializationError(f"value is nested deeper than {MAX_DEPTH} levels")
-    if kind is dict or isinstance(value, dict):
-        for item_key, item in value.items():
-            if not isinstance(item_key, str):
-                raise SerializationError(
-                    f"dict keys must be str, not {type(item_key).__name__} ({item_key!r})"
-                )
-            _check(item, depth + 1)
-        return
-    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
-        for item in value:
-            _check(item, depth + 1)
+    if isinstance(value, dict | list | tuple):  # subclasses: checked like their base
+        _check(dict(value) if isinstance(value, dict) else list(value), depth)
         return
     if isinstance(value, (str, float)):
         return
@@ -75,10 +87,13 @@ def encode(value: Any, max_bytes: int | None = None) -> str:
         text = _dumps(value)
     except (ValueError, TypeError, RecursionError) as exc:
         raise SerializationError(f"value is not strict JSON: {exc}") from None
-    try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise SerializationError("value contains a lone surrogate character") from None
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise SerializationError("value contains a lone surrogate character") from None
     if max_bytes is not None and size > max_bytes:
         raise ValueTooLargeError(
             f"encoded value is {size} bytes; this driver stores at most {max_bytes}"

@@ -16,6 +16,8 @@ from radaros.storage.base import StorageDriver
 
 __all__ = ["InMemoryStorage"]
 
+BULK_SORT_THRESHOLD = 64
+
 
 @dataclass
 class _Namespace:
@@ -69,8 +71,17 @@ class InMemoryStorage(StorageDriver):
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
         expires_at = self._expiry(ttl)
-        for key, raw in items:
-            self._store(namespace, key, raw, expires_at)
+        space = self._data.get(namespace)
+        if space is None or len(items) < BULK_SORT_THRESHOLD:
+            for key, raw in items:
+                self._store(namespace, key, raw, expires_at)
+            return
+        # Many new keys at once: one sort of the merged list beats an insort per key.
+        new_keys = [key for key, _ in items if key not in space.values]
+        space.values.update((key, (raw, expires_at)) for key, raw in items)
+        if new_keys:
+            space.keys.extend(new_keys)
+            space.keys.sort()
 
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
         space = self._data.get(namespace)

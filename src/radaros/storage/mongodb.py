@@ -9,9 +9,10 @@ Document layout (one collection per store; readable in any MongoDB tool):
   "e": ISODate,                                       -- expiry; 9999-12-31 for "never"
   "r": 3 }                                            -- revision, +1 on every write
 ```
-Indexes: unique `(ns, k)` (every query, `add`'s exactly-once), and a TTL index on `e`
-(`expireAfterSeconds: 0`) that reclaims expired documents in the background. Reads never
-trust the TTL monitor (it runs about once a minute): every query filters `e > now`.
+Indexes: unique `(ns, k)` (`add`'s exactly-once), `(ns, k, e)` (every read: the live filter
+`e > now` is answered inside the index and the order by `k` comes from it), and a TTL index
+on `e` (`expireAfterSeconds: 0`) that reclaims expired documents in the background. Reads
+never trust the TTL monitor (it runs about once a minute): every query filters `e > now`.
 
 * `v` holds values whose object keys are plain (no leading `$`, no `.`, not empty, no NUL),
   whose integers fit in 32 bits (PyMongo reads int64 back as `bson.Int64`), that nest at
@@ -21,8 +22,8 @@ trust the TTL monitor (it runs about once a minute): every query filters `e > no
   (`e > now`) stays index-friendly, where `$or` with `$exists` would not.
 * `now` is the server's clock: `hello.localTime` is read at `initialize()` (and every few
   minutes), and the offset to the local clock applied, so instances with skewed clocks agree.
-* `update`/`append` compare-and-swap on the revision `r`, never on BSON equality (which
-  treats 1 and 1.0 as equal).
+* `update`/`append` compare-and-swap on `_id` and the revision `r`, never on BSON equality
+  (which treats 1 and 1.0 as equal).
 * Relies on MongoDB 5.0+ (field names with `.`/`$` inside `v` are never written anyway;
   `$in`, TTL indexes and upserts are much older). Standalone or replica set: no transactions
   are used, so `set_many` is one ordered bulk write, not all-or-nothing.
@@ -34,7 +35,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from radaros.storage.base import StorageDriver, wrap_error
@@ -59,6 +60,7 @@ CLOCK_REFRESH_S = 300.0
 NATIVE_MAX_BYTES = 1024 * 1024
 NATIVE_MAX_DEPTH = 50
 DUPLICATE_KEY = 11000
+_FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -72,11 +74,12 @@ def _import_pymongo() -> Any:
 
 class _Stored(NamedTuple):
     """A value as kept in a document: (`v` native or None, `j` JSON text or None), and the
-    revision it was read at (None when about to be written)."""
+    document and revision it was read from (None when about to be written)."""
 
     native: Any
     text: str | None
     revision: int | None = None
+    document_id: Any = None
 
 
 def _is_native_safe(value: Any, depth: int = 0) -> bool:
@@ -103,7 +106,7 @@ class MongoDBStorage(StorageDriver):
 
     The database comes from the URL's path, else `database=`, else "radaros". Options:
     `collection`, `server_selection_timeout_s` (how long an unreachable server is waited
-    for), `timeout_s` (bound on every operation, PyMongo's timeoutMS).
+    for), `timeout_s` (bound on every socket read, so a half-open server cannot hang a call).
     """
 
     requires_initialize = True
@@ -142,7 +145,9 @@ class MongoDBStorage(StorageDriver):
         self._options = {
             "serverSelectionTimeoutMS": int(server_selection_timeout_s * 1000),
             "connectTimeoutMS": int(server_selection_timeout_s * 1000),
-            "timeoutMS": int(timeout_s * 1000),
+            # socketTimeoutMS, not timeoutMS: with timeoutMS set, PyMongo 4.x waited the whole
+            # timeoutMS for an unreachable server instead of serverSelectionTimeoutMS.
+            "socketTimeoutMS": int(timeout_s * 1000),
             "tz_aware": True,
         }
         if isinstance(url_or_client, str):
@@ -177,7 +182,7 @@ class MongoDBStorage(StorageDriver):
 
     @staticmethod
     def _from_document(document: dict[str, Any]) -> _Stored:
-        return _Stored(document.get("v"), document.get("j"), document.get("r"))
+        return _Stored(document.get("v"), document.get("j"), document.get("r"), document["_id"])
 
     @staticmethod
     def _fields(stored: _Stored) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -188,49 +193,40 @@ class MongoDBStorage(StorageDriver):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _translate_errors(self) -> Iterator[None]:
+    def _translate_error(self, exc: Exception) -> Exception:
         errors = self._pymongo.errors
-        try:
-            yield
-        except StorageError:
-            raise
-        except errors.DocumentTooLarge as exc:
-            raise wrap_error(ValueTooLargeError, "document too large for MongoDB", exc) from None
-        except (
-            errors.ConnectionFailure,
-            errors.ServerSelectionTimeoutError,
-            errors.NetworkTimeout,
-            errors.ExecutionTimeout,
-            errors.WTimeoutError,
-            errors.WaitQueueTimeoutError,
-            OSError,
-            asyncio.TimeoutError,
-            TimeoutError,
-        ) as exc:
+        if isinstance(exc, StorageError):
+            return exc
+        where = self._describe()
+        if isinstance(exc, errors.DocumentTooLarge):
+            return wrap_error(ValueTooLargeError, "document too large for MongoDB", exc)
+        if isinstance(exc, errors.OperationFailure) and exc.code in (10334, 17419, 17420):
+            return wrap_error(ValueTooLargeError, "document too large for MongoDB", exc)
+        if isinstance(
+            exc,
+            (
+                errors.ConnectionFailure,
+                errors.ServerSelectionTimeoutError,
+                errors.NetworkTimeout,
+                errors.ExecutionTimeout,
+                errors.WTimeoutError,
+                errors.WaitQueueTimeoutError,
+                OSError,
+                asyncio.TimeoutError,
+                TimeoutError,
+                errors.InvalidOperation,
+            ),
+        ):
             if self.is_closed:
-                raise StorageClosedError(f"{self!r} is closed") from exc
-            raise wrap_error(
-                StorageConnectionError,
-                f"MongoDB unavailable at {self._describe()}",
-                exc,
-                self._secrets,
-            ) from None
-        except errors.InvalidOperation as exc:  # e.g. the client was closed under us
-            if self.is_closed:
-                raise StorageClosedError(f"{self!r} is closed") from exc
-            raise wrap_error(
-                StorageError, f"MongoDB error at {self._describe()}", exc, self._secrets
-            ) from None
-        except errors.OperationFailure as exc:
-            error_class = ValueTooLargeError if exc.code in (10334, 17419, 17420) else StorageError
-            raise wrap_error(
-                error_class, f"MongoDB error at {self._describe()}", exc, self._secrets
-            ) from None
-        except errors.PyMongoError as exc:
-            raise wrap_error(
-                StorageError, f"MongoDB error at {self._describe()}", exc, self._secrets
-            ) from None
+                return wrap_error(StorageClosedError, f"{self!r} is closed", exc, self._secrets)
+            if isinstance(exc, errors.InvalidOperation):
+                return wrap_error(StorageError, f"MongoDB error at {where}", exc, self._secrets)
+            return wrap_error(
+                StorageConnectionError, f"MongoDB unavailable at {where}", exc, self._secrets
+            )
+        if isinstance(exc, errors.PyMongoError):
+            return wrap_error(StorageError, f"MongoDB error at {where}", exc, self._secrets)
+        return exc
 
     async def _initialize(self) -> None:
         pymongo = self._pymongo
@@ -252,9 +248,8 @@ class MongoDBStorage(StorageDriver):
         self._collection = database[self._collection_name]
         await self._read_server_clock()
         # create_index is idempotent, and concurrent identical requests are safe on MongoDB.
-        await self._collection.create_index(
-            [("ns", pymongo.ASCENDING), ("k", pymongo.ASCENDING)], unique=True, name="ns_k"
-        )
+        await self._collection.create_index([("ns", 1), ("k", 1)], unique=True, name="ns_k")
+        await self._collection.create_index([("ns", 1), ("k", 1), ("e", 1)], name="ns_k_e")
         await self._collection.create_index("e", expireAfterSeconds=0, name="expiry")
 
     async def _read_server_clock(self) -> None:
@@ -306,15 +301,14 @@ class MongoDBStorage(StorageDriver):
 
     async def _get(self, namespace: str, key: str) -> _Stored | None:
         document = await self._live_collection().find_one(
-            {"ns": namespace, "k": key, "e": {"$gt": await self._now()}},
-            {"_id": 0, "v": 1, "j": 1, "r": 1},
+            {"ns": namespace, "k": key, "e": {"$gt": await self._now()}}, _FIELDS
         )
         return None if document is None else self._from_document(document)
 
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[_Stored | None]:
         cursor = self._live_collection().find(
             {"ns": namespace, "k": {"$in": list(set(keys))}, "e": {"$gt": await self._now()}},
-            {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1},
+            _FIELDS,
         )
         found = {document["k"]: self._from_document(document) async for document in cursor}
         return [found.get(key) for key in keys]
@@ -366,9 +360,7 @@ class MongoDBStorage(StorageDriver):
         key_range = self._key_range(prefix, after)
         if key_range:
             query["k"] = key_range
-        cursor = self._live_collection().find(
-            query, {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1}, sort=[("k", 1)], hint="ns_k"
-        )
+        cursor = self._live_collection().find(query, _FIELDS, sort=[("k", 1)], hint="ns_k_e")
         if limit is not None:
             cursor = cursor.limit(limit)
         return [(document["k"], self._from_document(document)) async for document in cursor]
@@ -378,7 +370,7 @@ class MongoDBStorage(StorageDriver):
         key_range = self._key_range(prefix, None)
         if key_range:
             query["k"] = key_range
-        return int(await self._live_collection().count_documents(query, hint="ns_k"))
+        return int(await self._live_collection().count_documents(query, hint="ns_k_e"))
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
@@ -420,7 +412,7 @@ class MongoDBStorage(StorageDriver):
         if ttl is not None:
             assigned["e"] = now + dt.timedelta(seconds=ttl)
         result = await self._live_collection().update_one(
-            {"ns": namespace, "k": key, "r": expected.revision, "e": {"$gt": now}},
+            {"_id": expected.document_id, "r": expected.revision, "e": {"$gt": now}},
             {"$set": assigned, "$unset": removed, "$inc": {"r": 1}},
         )
         return bool(result.modified_count == 1)

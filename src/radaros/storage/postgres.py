@@ -27,9 +27,8 @@ advisory locks). Expiry uses the server's `now()`, so instances with skewed cloc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from radaros.storage.base import StorageDriver, wrap_error
@@ -44,6 +43,8 @@ from radaros.storage.validate import prefix_upper_bound
 
 if TYPE_CHECKING:
     import asyncpg
+
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 __all__ = ["PostgresStorage"]
 
@@ -141,52 +142,46 @@ class PostgresStorage(StorageDriver):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _translate_errors(self) -> Iterator[None]:
+    def _translate_error(self, exc: Exception) -> Exception:
         asyncpg = self._asyncpg
-        try:
-            yield
-        except StorageError:
-            raise
-        except asyncpg.UndefinedTableError as exc:
-            raise wrap_error(
-                StorageError,
-                f"{self._describe()}: the table is missing; call await storage.initialize()",
-                exc,
-                self._secrets,
-            ) from None
-        except asyncpg.ProgramLimitExceededError as exc:
-            raise wrap_error(ValueTooLargeError, "value too large for PostgreSQL", exc) from None
-        except (
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            OSError,
-            asyncio.TimeoutError,
-            TimeoutError,
-            asyncpg.CannotConnectNowError,
-            asyncpg.AdminShutdownError,
-            asyncpg.InternalClientError,
-        ) as exc:
+        if isinstance(exc, StorageError):
+            return exc
+        if isinstance(exc, asyncpg.UndefinedTableError):
+            message = f"{self._describe()}: the table is missing; call await storage.initialize()"
+            return wrap_error(StorageError, message, exc, self._secrets)
+        if isinstance(exc, asyncpg.ProgramLimitExceededError):
+            return wrap_error(ValueTooLargeError, "value too large for PostgreSQL", exc)
+        if isinstance(
+            exc,
+            (
+                asyncpg.PostgresConnectionError,
+                asyncpg.InterfaceError,
+                OSError,
+                asyncio.TimeoutError,
+                TimeoutError,
+                asyncpg.CannotConnectNowError,
+                asyncpg.AdminShutdownError,
+                asyncpg.InternalClientError,
+            ),
+        ):
             if self.is_closed:
-                raise StorageClosedError(f"{self!r} is closed") from exc
-            raise wrap_error(
-                StorageConnectionError,
-                f"PostgreSQL unavailable at {self._describe()}",
-                exc,
-                self._secrets,
-            ) from None
-        except asyncpg.PostgresError as exc:
-            raise wrap_error(
-                StorageError, f"PostgreSQL error at {self._describe()}", exc, self._secrets
-            ) from None
+                return wrap_error(StorageClosedError, f"{self!r} is closed", exc, self._secrets)
+            message = f"PostgreSQL unavailable at {self._describe()}"
+            return wrap_error(StorageConnectionError, message, exc, self._secrets)
+        if isinstance(exc, asyncpg.PostgresError):
+            message = f"PostgreSQL error at {self._describe()}"
+            return wrap_error(StorageError, message, exc, self._secrets)
+        return exc
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
+    async def _acquire(self) -> tuple[Any, Any]:
+        """(pool, connection), waiting at most acquire_timeout_s for a free connection."""
         pool = self._pool
         if pool is None:
             raise StorageClosedError(f"{self!r} is closed")
-        async with pool.acquire(timeout=self._acquire_timeout_s) as connection:
-            yield connection
+        if _timeout is None:  # Python 3.10: asyncpg's own timeout (it wraps in wait_for)
+            return pool, await pool.acquire(timeout=self._acquire_timeout_s)
+        async with _timeout(self._acquire_timeout_s):  # no extra task, unlike wait_for
+            return pool, await pool.acquire()
 
     async def _initialize(self) -> None:
         if self._pool is None:
@@ -199,7 +194,20 @@ class PostgresStorage(StorageDriver):
                     exc,
                     self._secrets,
                 ) from None
-        async with self._connection() as connection, connection.transaction():
+        pool, connection = await self._acquire()
+        try:
+            await self._create_schema(connection)
+            version = await connection.fetchval(self._sql.read_version, self._table)
+        finally:
+            await pool.release(connection)
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self._table} has schema version {version}, newer than this radaros "
+                f"({SCHEMA_VERSION}); upgrade radaros"
+            )
+
+    async def _create_schema(self, connection: Any) -> None:
+        async with connection.transaction():
             # A transaction-scoped advisory lock: concurrent CREATE ... IF NOT EXISTS can
             # still fail with a unique violation, and a session lock would outlive the
             # transaction on a pooled connection.
@@ -207,12 +215,6 @@ class PostgresStorage(StorageDriver):
             for statement in self._sql.schema:
                 await connection.execute(statement)
             await connection.execute(self._sql.record_version, self._table, SCHEMA_VERSION)
-            version = await connection.fetchval(self._sql.read_version, self._table)
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"{self._table} has schema version {version}, newer than this radaros "
-                f"({SCHEMA_VERSION}); upgrade radaros"
-            )
 
     async def _close(self) -> None:
         pool, self._pool = self._pool, None
@@ -225,16 +227,25 @@ class PostgresStorage(StorageDriver):
             pool.terminate()
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        async with self._connection() as connection:
+        pool, connection = await self._acquire()
+        try:
             return list(await connection.fetch(sql, *args))
+        finally:
+            await pool.release(connection)
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
-        async with self._connection() as connection:
+        pool, connection = await self._acquire()
+        try:
             return await connection.fetchval(sql, *args)
+        finally:
+            await pool.release(connection)
 
     async def _execute(self, sql: str, *args: Any) -> None:
-        async with self._connection() as connection:
+        pool, connection = await self._acquire()
+        try:
             await connection.execute(sql, *args)
+        finally:
+            await pool.release(connection)
 
     # -- primitives --------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -94,7 +94,7 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
 
 
 def _answer(job: _Job | _Stop, result: Any = None, error: BaseException | None = None) -> None:
-    with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
         job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
 
 
@@ -180,8 +180,13 @@ class _Worker:
 
     def _run_read(self, job: _Job) -> None:
         try:
-            connection = self._connection()
-            result = self._retry_busy(lambda: job.work(connection))
+            connection = self.connection or self._connection()
+            try:
+                result = job.work(connection)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                result = self._retry_busy(lambda: job.work(connection))
         except BaseException as exc:
             _answer(job, error=exc)
         else:
@@ -293,23 +298,18 @@ class SqliteStorage(StorageDriver):
         self._worker.submit(_Job(work, write, loop, future))
         return await future
 
-    @contextlib.contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            text = str(exc).lower()
-            if "too big" in text:
-                raise wrap_error(ValueTooLargeError, "value too large for SQLite", exc) from None
-            error_class: type[StorageError] = (
-                StorageConnectionError
-                if isinstance(exc, sqlite3.OperationalError)
-                else StorageError
-            )
+    def _translate_error(self, exc: Exception) -> Exception:
+        if not isinstance(exc, sqlite3.Error):
+            return exc
+        text = str(exc).lower()
+        if "too big" in text:
+            return wrap_error(ValueTooLargeError, "value too large for SQLite", exc)
+        if isinstance(exc, sqlite3.OperationalError):
             message = f"SQLite failed on {self._path!r}"
             if _is_busy(exc):
                 message += " (another connection held the lock past lock_timeout_s)"
-            raise wrap_error(error_class, message, exc) from None
+            return wrap_error(StorageConnectionError, message, exc)
+        return wrap_error(StorageError, f"SQLite failed on {self._path!r}", exc)
 
     async def _initialize(self) -> None:
         self._worker.start()
@@ -339,8 +339,10 @@ class SqliteStorage(StorageDriver):
     # -- primitives --------------------------------------------------------------------------
 
     async def _get(self, namespace: str, key: str) -> str | None:
+        sql = self._sql.get
+
         def work(connection: Connection) -> str | None:
-            row = connection.execute(self._sql.get, (namespace, key, time.time())).fetchone()
+            row = connection.execute(sql, (namespace, key, time.time())).fetchone()
             return None if row is None else row[0]
 
         return await self._run(work, write=False)

@@ -33,6 +33,14 @@ _SURROGATES = range(0xD800, 0xE000)
 
 
 def _check_text(value: object, what: str, max_bytes: int, *, allow_empty: bool) -> str:
+    # The common case first: short ASCII without NUL needs no encode.
+    if (
+        type(value) is str
+        and value.isascii()
+        and 0 < len(value) <= max_bytes
+        and "\x00" not in value
+    ):
+        return value
     if type(value) is not str:
         if not isinstance(value, str):
             raise InvalidKeyError(f"{what} must be a str, not {type(value).__name__}")

@@ -1,0 +1,912 @@
+"""radaros benchmarks: each driver against a raw client doing the same work, in one run.
+
+Committed results (docs/performance.md, benchmarks/results/latest.json) came from:
+
+    python -m benchmarks.run --rounds 3 --json benchmarks/results/latest.json
+
+Options: `--drivers memory,sqlite,postgres,mongodb`, `--workloads set,get,...`,
+`--big-keys 1000000` (keys in the large namespace for list/scan), `--quick` (small counts).
+
+Every workload runs for radaros and for a baseline adapter that issues the same statements
+through the raw client (and, where installed, peers such as aiosqlite and diskcache). Rounds
+interleave the implementations; the table shows medians over rounds, and the ratio is the
+median of per-round ratios radaros / baseline (> 1 means radaros is faster). These machines
+switch CPU speed by about 2x, so only ratios from one run are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import queue
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from radaros.storage import (
+    InMemoryStorage,
+    MongoDBStorage,
+    PostgresStorage,
+    SqliteStorage,
+    StorageDriver,
+)
+from radaros.storage.sqlite import _Statements
+
+NS = "bench"
+VALUE = {
+    "role": "assistant",
+    "content": "The quick brown fox jumps over the lazy dog.",
+    "n": 7,
+    "tags": ["a", "b"],
+    "score": 0.75,
+}
+
+
+class Adapter(Protocol):
+    """The operations every workload uses, for radaros and for each raw baseline."""
+
+    name: str
+
+    async def set(self, key: str, value: Any) -> None: ...
+    async def get(self, key: str) -> Any: ...
+    async def set_many(self, items: dict[str, Any]) -> None: ...
+    async def get_many(self, keys: list[str]) -> list[Any]: ...
+    async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]: ...
+    async def increment(self, key: str) -> Any: ...
+    async def append(self, key: str, items: list[Any]) -> int: ...
+    async def add(self, key: str, value: Any) -> bool: ...
+
+
+@dataclass
+class Sample:
+    driver: str
+    workload: str
+    implementation: str
+    round: int
+    ops_per_s: float
+    p50_ms: float
+    p99_ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- radaros -----------------------------------------------------------------------------------
+
+
+class RadarosAdapter:
+    def __init__(self, storage: StorageDriver) -> None:
+        self.storage = storage
+        self.name = "radaros"
+
+    async def set(self, key: str, value: Any) -> None:
+        await self.storage.set(NS, key, value)
+
+    async def get(self, key: str) -> Any:
+        return await self.storage.get(NS, key)
+
+    async def set_many(self, items: dict[str, Any]) -> None:
+        await self.storage.set_many(NS, items)
+
+    async def get_many(self, keys: list[str]) -> list[Any]:
+        return await self.storage.get_many(NS, keys)
+
+    async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
+        return [(e.key, e.value) for e in await self.storage.list(namespace, prefix)]
+
+    async def increment(self, key: str) -> Any:
+        return await self.storage.update(NS, key, lambda v: (v or 0) + 1)
+
+    async def append(self, key: str, items: list[Any]) -> int:
+        return await self.storage.append(NS, key, items)
+
+    async def add(self, key: str, value: Any) -> bool:
+        return await self.storage.add(NS, key, value)
+
+
+# -- memory baseline: a dict of JSON text behind async def -------------------------------------
+
+
+class DictOfJson:
+    name = "raw dict+json"
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[str, str], str] = {}
+
+    async def set(self, key: str, value: Any) -> None:
+        self.data[NS, key] = json.dumps(value)
+
+    async def get(self, key: str) -> Any:
+        raw = self.data.get((NS, key))
+        return None if raw is None else json.loads(raw)
+
+    async def set_many(self, items: dict[str, Any]) -> None:
+        for key, value in items.items():
+            self.data[NS, key] = json.dumps(value)
+
+    async def get_many(self, keys: list[str]) -> list[Any]:
+        return [await self.get(key) for key in keys]
+
+    async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
+        return sorted(
+            (key, json.loads(raw))
+            for (space, key), raw in self.data.items()
+            if space == namespace and key.startswith(prefix)
+        )
+
+    async def increment(self, key: str) -> Any:
+        value = (await self.get(key) or 0) + 1
+        await self.set(key, value)
+        return value
+
+    async def append(self, key: str, items: list[Any]) -> int:
+        value = (await self.get(key) or []) + items
+        await self.set(key, value)
+        return len(value)
+
+    async def add(self, key: str, value: Any) -> bool:
+        if (NS, key) in self.data:
+            return False
+        await self.set(key, value)
+        return True
+
+
+# -- SQLite baseline: stdlib sqlite3 on one worker thread, same pragmas and SQL ----------------
+
+
+class SqliteThread:
+    """One thread, one connection, one statement per job, answered via call_soon_threadsafe."""
+
+    name = "raw sqlite3 thread"
+
+    def __init__(self, path: str) -> None:
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.path = path
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                connection.close()
+                return
+            work, write, loop, future = job
+            try:
+                if write:
+                    connection.execute("BEGIN IMMEDIATE")
+                    result = work(connection)
+                    connection.execute("COMMIT")
+                else:
+                    result = work(connection)
+            except Exception as exc:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                loop.call_soon_threadsafe(future.set_exception, exc)
+            else:
+                loop.call_soon_threadsafe(future.set_result, result)
+
+    async def run(self, work: Callable[[sqlite3.Connection], Any], write: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.jobs.put((work, write, loop, future))
+        return await future
+
+    async def set(self, key: str, value: Any) -> None:
+        raw = json.dumps(value)
+        await self.run(lambda c: c.execute(SQL.put, (NS, key, raw, None)), True)
+
+    async def get(self, key: str) -> Any:
+        row = await self.run(lambda c: c.execute(SQL.get, (NS, key, time.time())).fetchone(), False)
+        return None if row is None else json.loads(row[0])
+
+    async def set_many(self, items: dict[str, Any]) -> None:
+        rows = [(NS, key, json.dumps(value), None) for key, value in items.items()]
+        await self.run(lambda c: c.executemany(SQL.put, rows), True)
+
+    async def get_many(self, keys: list[str]) -> list[Any]:
+        sql = SQL.get_many(len(keys))
+        rows = await self.run(lambda c: c.execute(sql, (NS, time.time(), *keys)).fetchall(), False)
+        found = dict(rows)
+        return [json.loads(found[key]) if key in found else None for key in keys]
+
+    async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
+        sql, params = SQL.range("SELECT key, value", namespace, prefix, None, None)
+        rows = await self.run(lambda c: c.execute(sql, (time.time(), *params)).fetchall(), False)
+        return [(key, json.loads(raw)) for key, raw in rows]
+
+    async def increment(self, key: str) -> Any:
+        def work(connection: sqlite3.Connection) -> Any:
+            row = connection.execute(SQL.get, (NS, key, time.time())).fetchone()
+            value = (json.loads(row[0]) if row else 0) + 1
+            connection.execute(SQL.put, (NS, key, json.dumps(value), None))
+            return value
+
+        return await self.run(work, True)
+
+    async def append(self, key: str, items: list[Any]) -> int:
+        def work(connection: sqlite3.Connection) -> int:
+            row = connection.execute(SQL.get, (NS, key, time.time())).fetchone()
+            value = (json.loads(row[0]) if row else []) + items
+            connection.execute(SQL.put, (NS, key, json.dumps(value), None))
+            return len(value)
+
+        return int(await self.run(work, True))
+
+    async def add(self, key: str, value: Any) -> bool:
+        raw = json.dumps(value)
+        now = time.time()
+        return bool(
+            await self.run(lambda c: c.execute(SQL.add, (NS, key, raw, None, now)).rowcount, True)
+        )
+
+    async def close(self) -> None:
+        self.jobs.put(None)
+
+
+SQL = _Statements("radaros_kv")  # the very statements SqliteStorage sends
+
+
+class AiosqlitePeer(SqliteThread):
+    """aiosqlite with the same SQL and pragmas (a peer, where installed)."""
+
+    name = "aiosqlite"
+
+    def __init__(self, path: str) -> None:  # no worker thread of our own: aiosqlite has one
+        self.path = path
+        self.connection: Any = None
+
+    async def open(self) -> None:
+        import aiosqlite
+
+        self.connection = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.connection.execute("PRAGMA journal_mode=WAL")
+        await self.connection.execute("PRAGMA synchronous=FULL")
+
+    async def run(self, work: Callable[[sqlite3.Connection], Any], write: bool) -> Any:
+        # aiosqlite's public API is statement-by-statement; run the same work on its thread.
+        def job() -> Any:
+            raw_connection = self.connection._conn
+            if write:
+                raw_connection.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(raw_connection)
+                except Exception:
+                    raw_connection.execute("ROLLBACK")
+                    raise
+                raw_connection.execute("COMMIT")
+                return result
+            return work(raw_connection)
+
+        return await self.connection._execute(job)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class DiskcachePeer:
+    """diskcache.Cache (synchronous, SQLite-backed), called directly from async def."""
+
+    name = "diskcache (sync)"
+
+    def __init__(self, path: str) -> None:
+        import diskcache
+
+        self.cache = diskcache.Cache(path)
+
+    async def set(self, key: str, value: Any) -> None:
+        self.cache.set((NS, key), json.dumps(value))
+
+    async def get(self, key: str) -> Any:
+        raw = self.cache.get((NS, key))
+        return None if raw is None else json.loads(raw)
+
+    async def close(self) -> None:
+        self.cache.close()
+
+
+# -- PostgreSQL baseline: raw asyncpg, same pool options and statements ------------------------
+
+
+class AsyncpgRaw:
+    name = "raw asyncpg"
+
+    def __init__(self, pool: Any, storage: PostgresStorage) -> None:
+        self.pool = pool
+        self.sql = storage._sql  # the very statements the driver sends
+
+    async def set(self, key: str, value: Any) -> None:
+        async with self.pool.acquire() as connection:
+            await connection.execute(self.sql.put, NS, key, json.dumps(value), None)
+
+    async def get(self, key: str) -> Any:
+        async with self.pool.acquire() as connection:
+            raw = await connection.fetchval(self.sql.get, NS, key)
+        return None if raw is None else json.loads(raw)
+
+    async def set_many(self, items: dict[str, Any]) -> None:
+        keys = list(items)
+        raws = [json.dumps(value) for value in items.values()]
+        async with self.pool.acquire() as connection:
+            await connection.execute(self.sql.put_many, NS, keys, raws, None)
+
+    async def get_many(self, keys: list[str]) -> list[Any]:
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(self.sql.get_many, NS, keys)
+        found = {row[0]: row[1] for row in rows}
+        return [json.loads(found[key]) if key in found else None for key in keys]
+
+    async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
+        sql, args = self.sql.range("key, value", namespace, prefix, None, None)
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(sql, *args)
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    async def increment(self, key: str) -> Any:
+        while True:  # the same compare-and-swap the driver does
+            async with self.pool.acquire() as connection:
+                raw = await connection.fetchval(self.sql.get, NS, key)
+                value = (json.loads(raw) if raw else 0) + 1
+                if raw is None:
+                    done = await connection.fetchval(self.sql.add, NS, key, json.dumps(value), None)
+                else:
+                    done = await connection.fetchval(
+                        self.sql.replace_keep_expiry, NS, key, raw, json.dumps(value)
+                    )
+            if done is not None:
+                return value
+
+    async def append(self, key: str, items: list[Any]) -> int:
+        while True:
+            async with self.pool.acquire() as connection:
+                raw = await connection.fetchval(self.sql.get, NS, key)
+                value = (json.loads(raw) if raw else []) + items
+                if raw is None:
+                    done = await connection.fetchval(self.sql.add, NS, key, json.dumps(value), None)
+                else:
+                    done = await connection.fetchval(
+                        self.sql.replace_keep_expiry, NS, key, raw, json.dumps(value)
+                    )
+            if done is not None:
+                return len(value)
+
+    async def add(self, key: str, value: Any) -> bool:
+        async with self.pool.acquire() as connection:
+            return (
+                await connection.fetchval(self.sql.add, NS, key, json.dumps(value), None)
+                is not None
+            )
+
+
+# -- MongoDB baseline: raw PyMongo async, same filters ------------------------------------------
+
+
+class PymongoRaw:
+    name = "raw pymongo"
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        import datetime
+
+        self.never = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
+
+    def now(self) -> Any:
+        import datetime
+
+        return datetime.datetime.now(datetime.timezone.utc)
+
+    async def set(self, key: str, value: Any) -> None:
+        await self.collection.update_one(
+            {"ns": NS, "k": key},
+            {"$set": {"v": value, "e": self.never}, "$unset": {"j": ""}, "$inc": {"r": 1}},
+            upsert=True,
+        )
+
+    async def get(self, key: str) -> Any:
+        document = await self.collection.find_one(
+            {"ns": NS, "k": key, "e": {"$gt": self.now()}}, {"_id": 0, "v": 1, "j": 1, "r": 1}
+        )
+        return None if document is None else document.get("v")
+
+    async def set_many(self, items: dict[str, Any]) -> None:
+        from pymongo import UpdateOne
+
+        await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"ns": NS, "k": key},
+                    {"$set": {"v": value, "e": self.never}, "$unset": {"j": ""}, "$inc": {"r": 1}},
+                    upsert=True,
+                )
+                for key, value in items.items()
+            ],
+            ordered=True,
+        )
+
+    async def get_many(self, keys: list[str]) -> list[Any]:
+        cursor = self.collection.find(
+            {"ns": NS, "k": {"$in": keys}, "e": {"$gt": self.now()}},
+            {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1},
+        )
+        found = {document["k"]: document.get("v") async for document in cursor}
+        return [found.get(key) for key in keys]
+
+    async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        cursor = self.collection.find(
+            {"ns": namespace, "e": {"$gt": self.now()}, "k": {"$gte": prefix, "$lt": upper}},
+            {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1},
+            sort=[("k", 1)],
+            hint="ns_k",
+        )
+        return [(document["k"], document.get("v")) async for document in cursor]
+
+    async def increment(self, key: str) -> Any:
+        while True:
+            document = await self.collection.find_one(
+                {"ns": NS, "k": key, "e": {"$gt": self.now()}}
+            )
+            value = (document["v"] if document else 0) + 1
+            if document is None:
+                try:
+                    await self.collection.update_one(
+                        {"ns": NS, "k": key, "e": {"$lte": self.now()}},
+                        {"$set": {"v": value, "e": self.never}, "$inc": {"r": 1}},
+                        upsert=True,
+                    )
+                    return value
+                except Exception:  # noqa: S112 - duplicate key: retry like the driver
+                    continue
+            result = await self.collection.update_one(
+                {"ns": NS, "k": key, "r": document["r"], "e": {"$gt": self.now()}},
+                {"$set": {"v": value}, "$inc": {"r": 1}},
+            )
+            if result.modified_count:
+                return value
+
+    async def append(self, key: str, items: list[Any]) -> int:
+        while True:
+            document = await self.collection.find_one(
+                {"ns": NS, "k": key, "e": {"$gt": self.now()}}
+            )
+            value = (document["v"] if document else []) + items
+            if document is None:
+                try:
+                    await self.collection.update_one(
+                        {"ns": NS, "k": key, "e": {"$lte": self.now()}},
+                        {"$set": {"v": value, "e": self.never}, "$inc": {"r": 1}},
+                        upsert=True,
+                    )
+                    return len(value)
+                except Exception:  # noqa: S112 - duplicate key: retry like the driver
+                    continue
+            result = await self.collection.update_one(
+                {"ns": NS, "k": key, "r": document["r"], "e": {"$gt": self.now()}},
+                {"$set": {"v": value}, "$inc": {"r": 1}},
+            )
+            if result.modified_count:
+                return len(value)
+
+    async def add(self, key: str, value: Any) -> bool:
+        from pymongo.errors import DuplicateKeyError
+
+        try:
+            await self.collection.update_one(
+                {"ns": NS, "k": key, "e": {"$lte": self.now()}},
+                {"$set": {"v": value, "e": self.never}, "$inc": {"r": 1}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+async def timed(
+    operations: Sequence[Callable[..., Awaitable[Any]]], concurrency: int
+) -> tuple[float, list[float]]:
+    """Run the operations with `concurrency` workers; (ops per second, latencies in s)."""
+    latencies: list[float] = []
+    pending = iter(operations)
+
+    async def worker() -> None:
+        for operation in pending:
+            started = time.perf_counter()
+            await operation()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(operations) / (time.perf_counter() - started), latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass
+class Workload:
+    name: str
+    description: str
+    run: Callable[[Adapter, str], Awaitable[tuple[float, list[float], dict[str, Any]]]]
+    needs: tuple[str, ...] = ("set",)
+
+
+def make_workloads(counts: dict[str, int]) -> list[Workload]:
+    n = counts["ops"]
+
+    async def seq_set(a: Adapter, r: str) -> Any:
+        ops = [lambda i=i: a.set(f"s{r}:{i % 500}", {**VALUE, "n": i}) for i in range(n)]
+        return (*await timed(ops, 1), {})
+
+    async def seq_get(a: Adapter, r: str) -> Any:
+        ops = [lambda i=i: a.get(f"warm:{i % 500}") for i in range(n * 2)]
+        return (*await timed(ops, 1), {})
+
+    async def set16(a: Adapter, r: str) -> Any:
+        ops = [lambda i=i: a.set(f"c{r}:{i % 500}", {**VALUE, "n": i}) for i in range(n * 2)]
+        return (*await timed(ops, 16), {})
+
+    async def get16(a: Adapter, r: str) -> Any:
+        ops = [lambda i=i: a.get(f"warm:{i % 500}") for i in range(n * 2)]
+        return (*await timed(ops, 16), {})
+
+    async def set_many(a: Adapter, r: str) -> Any:
+        batches = counts["batches"]
+        ops = [
+            lambda b=b: a.set_many({f"m{r}:{b}:{i}": {**VALUE, "n": i} for i in range(1000)})
+            for b in range(batches)
+        ]
+        rate, latencies = await timed(ops, 1)
+        return rate * 1000, latencies, {"unit": "items/s"}
+
+    async def get_many(a: Adapter, r: str) -> Any:
+        keys = [f"warm:{i}" for i in range(1000)]
+        ops = [lambda: a.get_many(keys) for _ in range(counts["batches"] * 2)]
+        rate, latencies = await timed(ops, 1)
+        return rate * 1000, latencies, {"unit": "items/s"}
+
+    async def list_small(a: Adapter, r: str) -> Any:
+        ops = [
+            lambda i=i: a.list_prefix("small", f"p{i % 100:03}:") for i in range(counts["lists"])
+        ]
+        return (*await timed(ops, 1), {"entries": 100, "namespace_keys": 10_000})
+
+    async def list_big(a: Adapter, r: str) -> Any:
+        groups = counts["big_keys"] // 100
+        step = max(1, groups // 100)
+        ops = [
+            lambda i=i: a.list_prefix("big", f"p{(i * step) % groups:05}:")
+            for i in range(counts["lists"])
+        ]
+        return (*await timed(ops, 1), {"entries": 100, "namespace_keys": counts["big_keys"]})
+
+    async def update16(a: Adapter, r: str) -> Any:
+        ops = [lambda: a.increment(f"counter{r}") for _ in range(counts["contended"])]
+        return (*await timed(ops, 16), {})
+
+    async def append16(a: Adapter, r: str) -> Any:
+        ops = [lambda i=i: a.append(f"log{r}", [{"turn": i}]) for i in range(counts["contended"])]
+        return (*await timed(ops, 16), {})
+
+    async def add_race(a: Adapter, r: str) -> Any:
+        ops = [lambda i=i: a.add(f"race{r}:{i // 16}", i) for i in range(counts["contended"])]
+        return (*await timed(ops, 16), {})
+
+    return [
+        Workload("set", "sequential set of a small JSON value", seq_set),
+        Workload("get", "sequential get", seq_get, ("get",)),
+        Workload("set_x16", "set from 16 concurrent tasks", set16),
+        Workload("get_x16", "get from 16 concurrent tasks", get16, ("get",)),
+        Workload("set_many_1000", "set_many of 1000 (items/s)", set_many, ("set_many",)),
+        Workload("get_many_1000", "get_many of 1000 (items/s)", get_many, ("get_many",)),
+        Workload(
+            "list_100_of_10k",
+            "list(prefix) -> 100 entries, 10k-key namespace",
+            list_small,
+            ("list_prefix",),
+        ),
+        Workload(
+            "list_100_of_big",
+            "list(prefix) -> 100 entries, big namespace",
+            list_big,
+            ("list_prefix",),
+        ),
+        Workload("update_x16_one_key", "update(+1), 16 tasks, one key", update16, ("increment",)),
+        Workload("append_x16_one_key", "append, 16 tasks, one key", append16, ("append",)),
+        Workload("add_race_16", "add, 16 contenders per key", add_race, ("add",)),
+    ]
+
+
+async def load_data(storage: StorageDriver, big_keys: int) -> None:
+    """Warm keys, a 10k-key namespace and a big one, through radaros (shared by baselines)."""
+    await storage.set_many(NS, {f"warm:{i}": {**VALUE, "n": i} for i in range(1000)})
+    for group in range(100):
+        await storage.set_many(
+            "small", {f"p{group:03}:{i:03}": {**VALUE, "n": i} for i in range(100)}
+        )
+    existing = await storage.count("big")
+    for start in range(existing, big_keys, 10_000):
+        await storage.set_many(
+            "big",
+            {
+                f"p{(start + i) // 100:05}:{(start + i) % 100:03}": {"n": start + i}
+                for i in range(min(10_000, big_keys - start))
+            },
+        )
+
+
+async def scan_rss(storage: StorageDriver, namespace: str) -> dict[str, Any]:
+    """Peak RSS growth while scanning a namespace (sampled every 2 ms on a thread)."""
+    import psutil
+
+    process = psutil.Process()
+    baseline = process.memory_info().rss
+    peak = baseline
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    count = 0
+    async for _ in storage.scan(namespace, page_size=1000):
+        count += 1
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return {
+        "entries": count,
+        "seconds": round(elapsed, 2),
+        "entries_per_s": round(count / elapsed),
+        "peak_rss_growth_mib": round((peak - baseline) / 2**20, 1),
+    }
+
+
+# -- drivers -------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def driver_setup(
+    name: str, folder: Path, big_keys: int
+) -> AsyncIterator[tuple[StorageDriver, list[Any]]]:
+    """The radaros driver (data loaded) and its baselines."""
+    if name == "memory":
+        async with InMemoryStorage() as storage:
+            await load_data(storage, big_keys)
+            baseline = DictOfJson()
+            for (namespace, key), raw in [
+                ((ns, k), json.dumps(v))
+                for ns in (NS, "small", "big")
+                for k, v in await storage.list(ns)
+            ]:
+                baseline.data[namespace, key] = raw
+            yield storage, [baseline]
+    elif name == "sqlite":
+        path = str(folder / "bench.db")
+        async with SqliteStorage(path) as storage:
+            await load_data(storage, big_keys)
+            baselines: list[Any] = [SqliteThread(path)]
+            with contextlib.suppress(ImportError):
+                peer = AiosqlitePeer(path)
+                await peer.open()
+                baselines.append(peer)
+            with contextlib.suppress(ImportError):
+                baselines.append(DiskcachePeer(str(folder / "diskcache")))
+            yield storage, baselines
+            for baseline in baselines:
+                await baseline.close()
+    elif name == "postgres":
+        import asyncpg
+
+        url = os.environ.get("RADAROS_BENCH_POSTGRES_URL")
+        server: Any = None
+        if not url:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from tests.servers import EmbeddedPostgres
+
+                server = EmbeddedPostgres()
+            url = server.url
+        try:
+            async with PostgresStorage(url, table="bench_kv", max_size=16) as storage:
+                await load_data(storage, big_keys)
+                options: Any = {**storage._pool_options, "max_size": 16}
+                pool = await asyncpg.create_pool(url, **options)
+                yield storage, [AsyncpgRaw(pool, storage)]
+                await pool.close()
+        finally:
+            if server is not None:
+                server.close()
+    elif name == "mongodb":
+        from pymongo import AsyncMongoClient
+
+        url = os.environ.get("RADAROS_BENCH_MONGODB_URL")
+        mongo_server: Any = None
+        if not url:
+            from tests.servers import SecantusServer
+
+            mongo_server = SecantusServer()
+            url = mongo_server.url
+        try:
+            async with MongoDBStorage(url, database="bench", collection="bench_kv") as storage:
+                await load_data(storage, big_keys)
+                client: Any = AsyncMongoClient(url)
+                yield storage, [PymongoRaw(client["bench"]["bench_kv"])]
+                await client.close()
+        finally:
+            if mongo_server is not None:
+                mongo_server.close()
+    else:
+        raise SystemExit(f"unknown driver {name}")
+
+
+async def bench_driver(
+    name: str, workloads: list[Workload], rounds: int, counts: dict[str, int]
+) -> tuple[list[Sample], dict[str, Any]]:
+    samples: list[Sample] = []
+    big_keys = counts["big_keys"] if name != "mongodb" else counts["mongo_big_keys"]
+    counts = {**counts, "big_keys": big_keys}
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        async with driver_setup(name, Path(folder), big_keys) as (storage, baselines):
+            print(
+                f"# {name}: data loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr
+            )
+            implementations: list[Any] = [RadarosAdapter(storage), *baselines]
+            for workload in make_workloads(counts):
+                if workload.name not in {w.name for w in workloads}:
+                    continue
+                print(f"# {name}: {workload.name}", file=sys.stderr, flush=True)
+                for round_ in range(rounds):
+                    for adapter in implementations:
+                        if not all(hasattr(adapter, method) for method in workload.needs):
+                            continue
+                        tag = f"{round_}{adapter.name.replace(' ', '')}"
+                        rate, latencies, extra = await workload.run(adapter, tag)
+                        samples.append(
+                            Sample(
+                                name,
+                                workload.name,
+                                adapter.name,
+                                round_,
+                                rate,
+                                percentile(latencies, 0.5) * 1000,
+                                percentile(latencies, 0.99) * 1000,
+                                extra,
+                            )
+                        )
+            scan = await scan_rss(storage, "big")
+    return samples, scan
+
+
+def summarize(samples: list[Sample]) -> list[dict[str, Any]]:
+    rows = []
+    keys = sorted(
+        {(s.driver, s.workload) for s in samples},
+        key=lambda k: (k[0], [s.workload for s in samples].index(k[1])),
+    )
+    for driver, workload in keys:
+        group = [s for s in samples if s.driver == driver and s.workload == workload]
+        radaros = {s.round: s for s in group if s.implementation == "radaros"}
+        for implementation in dict.fromkeys(s.implementation for s in group):
+            mine = [s for s in group if s.implementation == implementation]
+            ratios = [radaros[s.round].ops_per_s / s.ops_per_s for s in mine if s.round in radaros]
+            rows.append(
+                {
+                    "driver": driver,
+                    "workload": workload,
+                    "implementation": implementation,
+                    "ops_per_s": statistics.median(s.ops_per_s for s in mine),
+                    "p50_ms": statistics.median(s.p50_ms for s in mine),
+                    "p99_ms": statistics.median(s.p99_ms for s in mine),
+                    "radaros_ratio": statistics.median(ratios),
+                    "unit": mine[0].extra.get("unit", "ops/s"),
+                }
+            )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], scans: dict[str, dict[str, Any]]) -> None:
+    header = ["driver".ljust(9), "workload".ljust(22), "implementation".ljust(20)]
+    header += ["rate".rjust(12), "p50 ms".rjust(8), "p99 ms".rjust(8), "radaros/x".rjust(9)]
+    print(" ".join(header))
+    for row in rows:
+        ratio = "" if row["implementation"] == "radaros" else f"{row['radaros_ratio']:.2f}x"
+        print(
+            f"{row['driver']:9} {row['workload']:22} {row['implementation']:20} "
+            f"{row['ops_per_s']:>10.0f}/s {row['p50_ms']:>8.3f} {row['p99_ms']:>8.3f} {ratio:>9}"
+        )
+    for driver, scan in scans.items():
+        print(
+            f"{driver:9} scan of {scan['entries']} entries: {scan['entries_per_s']}/s, "
+            f"peak RSS growth {scan['peak_rss_growth_mib']} MiB"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--drivers", default="memory,sqlite,postgres,mongodb")
+    parser.add_argument("--workloads", default="")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--big-keys", type=int, default=1_000_000)
+    parser.add_argument(
+        "--mongo-big-keys",
+        type=int,
+        default=100_000,
+        help="SecantusDB loads slowly; a real mongod can take --big-keys",
+    )
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    counts = {
+        "ops": 2000,
+        "batches": 10,
+        "lists": 300,
+        "contended": 800,
+        "big_keys": args.big_keys,
+        "mongo_big_keys": args.mongo_big_keys,
+    }
+    if args.quick:
+        counts = {
+            "ops": 200,
+            "batches": 2,
+            "lists": 30,
+            "contended": 64,
+            "big_keys": 20_000,
+            "mongo_big_keys": 20_000,
+        }
+    all_workloads = make_workloads(counts)
+    chosen = [w for w in all_workloads if not args.workloads or w.name in args.workloads.split(",")]
+    samples: list[Sample] = []
+    scans: dict[str, dict[str, Any]] = {}
+    for driver in args.drivers.split(","):
+        driver_samples, scans[driver] = asyncio.run(
+            bench_driver(driver, chosen, args.rounds, counts)
+        )
+        samples += driver_samples
+    rows = summarize(samples)
+    print_table(rows, scans)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {
+                    "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+                    "machine": {
+                        "python": platform.python_version(),
+                        "cpus": os.cpu_count(),
+                        "platform": platform.platform(),
+                    },
+                    "counts": counts,
+                    "summary": rows,
+                    "scan": scans,
+                    "samples": [asdict(s) for s in samples],
+                },
+                indent=1,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

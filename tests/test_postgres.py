@@ -1,0 +1,282 @@
+"""What is specific to PostgresStorage: the server, its pool, faults and round trips."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from radaros.storage import (
+    PostgresStorage,
+    StorageConnectionError,
+    StorageError,
+    StorageNotInitializedError,
+    open_storage,
+)
+from radaros.storage import base as base_module
+from tests.conftest import PostgresTarget, unavailable, unique_name
+from tests.workers_spawn import spawn_workers
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def storage(postgres: PostgresTarget) -> AsyncIterator[PostgresStorage]:
+    async with PostgresStorage(postgres.url, table=unique_name()) as storage:
+        yield storage
+
+
+@pytest.fixture(scope="module")
+def restartable() -> Iterator[Any]:
+    """An embedded PostgreSQL 18 of this module's own, which tests may stop and start."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from tests.servers import EmbeddedPostgres
+
+            server = EmbeddedPostgres()
+    except Exception as exc:
+        unavailable(f"embedded PostgreSQL unavailable: {exc}")
+    yield server
+    server.close()
+
+
+async def query_counting_pool(url: str, queries: list[str], **options: Any) -> asyncpg.Pool:
+    """A pool whose connections record every statement they send (asyncpg query logger)."""
+
+    async def init(connection: asyncpg.Connection) -> None:
+        connection.add_query_logger(lambda record: queries.append(record.query))
+
+    return await asyncpg.create_pool(url, init=init, **options)
+
+
+async def test_database_collation_is_not_c(
+    storage: PostgresStorage, postgres: PostgresTarget
+) -> None:
+    """The suite runs on an en_US.UTF-8 database, so a missing COLLATE "C" would show."""
+    connection = await asyncpg.connect(postgres.url)
+    try:
+        collation = await connection.fetchval(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+        )
+        assert collation.lower().replace("-", "") in {"en_us.utf8"}
+        # What a locale-aware order would do to our keys, and what radaros returns instead:
+        assert await connection.fetchval("SELECT 'a' < 'B' COLLATE \"en_US.utf8\"")
+    finally:
+        await connection.close()
+    await storage.set_many("ns", {"a": 1, "B": 2, "_x": 3, "é": 4})
+    assert [e.key for e in await storage.list("ns")] == ["B", "_x", "a", "é"]
+
+
+async def test_one_round_trip_per_operation_and_batch(postgres: PostgresTarget) -> None:
+    """get, set, add and set_many/get_many of 1000 send exactly one statement each."""
+    queries: list[str] = []
+    table = unique_name()
+    async with PostgresStorage(postgres.url, table=table) as owner:
+        options = dict(owner._pool_options)  # the options the driver gives its own pool
+    pool = await query_counting_pool(postgres.url, queries, **options)
+    try:
+        async with PostgresStorage(pool, table=table) as storage:
+            queries.clear()
+            await storage.set("ns", "k", 1)
+            await storage.get("ns", "k")
+            await storage.add("ns", "k2", 1)
+            await storage.set_many("ns", {f"k{i}": i for i in range(1000)})
+            await storage.get_many("ns", [f"k{i}" for i in range(1000)])
+            await storage.list("ns", "k1")
+            assert len(queries) == 6, queries
+            assert not any("RESET" in query or "UNLISTEN" in query for query in queries)
+    finally:
+        await pool.close()
+
+
+async def test_set_many_is_all_or_nothing(
+    storage: PostgresStorage, postgres: PostgresTarget
+) -> None:
+    """A batch that fails on the server writes none of its items."""
+    connection = await asyncpg.connect(postgres.url)
+    try:  # a trigger that rejects one specific key, to make the server fail mid-batch
+        await connection.execute(f"""
+            CREATE FUNCTION reject_{storage._table_name}() RETURNS trigger AS $$
+            BEGIN IF NEW.key = 'poison' THEN RAISE EXCEPTION 'rejected'; END IF; RETURN NEW; END
+            $$ LANGUAGE plpgsql;
+            CREATE TRIGGER reject BEFORE INSERT ON "{storage._table_name}"
+            FOR EACH ROW EXECUTE FUNCTION reject_{storage._table_name}();
+        """)
+    finally:
+        await connection.close()
+    items = {f"k{i}": i for i in range(100)} | {"poison": 0}
+    with pytest.raises(StorageError, match="rejected"):
+        await storage.set_many("ns", items)
+    assert await storage.count("ns") == 0
+
+
+async def test_operations_before_initialize_say_what_to_call(postgres: PostgresTarget) -> None:
+    """A server driver used before initialize() raises StorageNotInitializedError."""
+    storage = PostgresStorage(postgres.url, table=unique_name())
+    with pytest.raises(StorageNotInitializedError, match=r"await storage.initialize\(\)"):
+        await storage.get("ns", "k")
+    await storage.close()
+
+
+async def test_borrowed_pool_is_left_open(postgres: PostgresTarget) -> None:
+    """A driver handed a pool never closes it."""
+    pool = await asyncpg.create_pool(postgres.url, min_size=1, max_size=2)
+    try:
+        async with PostgresStorage(pool, table=unique_name()) as storage:
+            await storage.set("ns", "k", 1)
+        assert not pool.is_closing()
+        assert await pool.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize("option", ["table", "schema"])
+def test_names_must_be_identifiers(option: str) -> None:
+    """Table and schema names that are not identifiers raise ValueError before any I/O."""
+    for bad in ['kv"; DROP TABLE x; --', "1kv", "k v", "", "a" * 64, "kv;"]:
+        with pytest.raises(ValueError, match=f"{option} name"):
+            options: dict[str, Any] = {option: bad}
+            PostgresStorage("postgresql://nowhere.invalid/db", **options)
+
+
+async def test_custom_schema_and_table(postgres: PostgresTarget) -> None:
+    """schema= and table= place the data where asked."""
+    schema = unique_name("s")
+    connection = await asyncpg.connect(postgres.url)
+    try:
+        await connection.execute(f'CREATE SCHEMA "{schema}"')
+        async with PostgresStorage(postgres.url, schema=schema, table="kv") as storage:
+            await storage.set("ns", "k", {"a": 1})
+        assert await connection.fetchval(f'SELECT value FROM "{schema}".kv') == '{"a":1}'
+    finally:
+        await connection.close()
+
+
+async def test_expiry_uses_the_server_clock_and_rows_are_reclaimed(
+    storage: PostgresStorage, postgres: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """expires_at is now() + ttl on the server; expired rows are deleted in the background."""
+    monkeypatch.setattr(base_module, "SWEEP_INTERVAL_S", 0.0)
+    await storage.set_many("ns", {f"k{i}": i for i in range(30)}, ttl=0.2)
+    connection = await asyncpg.connect(postgres.url)
+    try:
+        table = f'"{storage._table_name}"'
+        remaining = await connection.fetchval(
+            f"SELECT max(extract(epoch FROM expires_at - now())) FROM {table}"
+        )
+        assert 0 < remaining <= 0.2
+        await asyncio.sleep(0.3)
+        await storage.set("ns", "trigger", 1)
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if await connection.fetchval(f"SELECT count(*) FROM {table}") == 1:
+                break
+        assert await connection.fetchval(f"SELECT count(*) FROM {table}") == 1
+    finally:
+        await connection.close()
+
+
+async def test_pool_exhaustion_is_bounded(
+    storage: PostgresStorage, postgres: PostgresTarget
+) -> None:
+    """With every connection stuck, calls fail with StorageConnectionError, never wait forever."""
+    await storage.set("ns", "k", 1)
+    table = storage._table_name
+    async with PostgresStorage(
+        postgres.url, table=table, max_size=2, acquire_timeout_s=0.5, command_timeout_s=1.0
+    ) as small:
+        blocker = await asyncpg.connect(postgres.url)
+        try:
+            transaction = blocker.transaction()
+            await transaction.start()
+            await blocker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+            started = time.monotonic()
+            results = await asyncio.gather(
+                *(small.get("ns", "k") for _ in range(50)), return_exceptions=True
+            )
+            elapsed = time.monotonic() - started
+            await transaction.rollback()
+        finally:
+            await blocker.close()
+        assert all(isinstance(result, StorageConnectionError) for result in results), results
+        assert elapsed < 1.0 + 0.5 + 0.5
+        assert await small.get("ns", "k") == 1  # and it serves again at once
+
+
+async def test_restart_of_the_server_is_survived(restartable: Any) -> None:
+    """Stopping the server gives StorageConnectionError; the same driver serves once it is back."""
+    async with PostgresStorage(
+        restartable.url,
+        table=unique_name(),
+        connect_timeout_s=2,
+        command_timeout_s=2,
+        acquire_timeout_s=2,
+    ) as storage:
+        await storage.set("ns", "before", 1)
+        await asyncio.to_thread(restartable.stop, "immediate")
+        try:
+            started = time.monotonic()
+            with pytest.raises(StorageConnectionError):
+                await storage.get("ns", "before")
+            assert time.monotonic() - started < 4
+        finally:
+            await asyncio.to_thread(restartable.start)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert await storage.get("ns", "before") == 1
+                break
+            except StorageConnectionError:
+                assert time.monotonic() < deadline, "did not recover within 5 s"
+                await asyncio.sleep(0.05)
+        await storage.set("ns", "after", 2)
+        assert await storage.get_many("ns", ["before", "after"]) == [1, 2]
+
+
+async def test_unreachable_server_fails_fast_without_the_password() -> None:
+    """Connecting to nothing raises StorageConnectionError naming the URL without its password."""
+    storage = PostgresStorage("postgresql://user:canary-secret@127.0.0.1:9/db", connect_timeout_s=2)
+    assert "canary-secret" not in repr(storage)
+    with pytest.raises(StorageConnectionError) as info:
+        await storage.initialize()
+    chain: list[BaseException] = []
+    node: BaseException | None = info.value
+    while node is not None:
+        chain.append(node)
+        node = node.__cause__ or node.__context__
+    assert all("canary-secret" not in f"{e!r} {e}" for e in chain)
+    assert "***" in str(info.value)
+    await storage.close()
+
+
+async def test_open_storage_accepts_both_schemes(postgres: PostgresTarget) -> None:
+    """postgresql:// and postgres:// open a PostgresStorage with the options given."""
+    for url in (postgres.url, postgres.url.replace("postgresql://", "postgres://")):
+        async with open_storage(url, table=unique_name()) as storage:
+            assert isinstance(storage, PostgresStorage)
+            await storage.set("ns", "k", [1])
+            assert await storage.get("ns", "k") == [1]
+
+
+async def test_pgbouncer_mode_works_without_prepared_statements(postgres: PostgresTarget) -> None:
+    """pgbouncer=True turns off the statement cache; every operation still works."""
+    async with PostgresStorage(postgres.url, table=unique_name(), pgbouncer=True) as storage:
+        assert storage._pool_options["statement_cache_size"] == 0
+        await storage.set_many("ns", {"a": 1, "b": 2})
+        assert await storage.update("ns", "a", lambda v: v + 1) == 2
+        assert await storage.list("ns") == [("a", 2), ("b", 2)]
+
+
+def test_initialize_from_many_processes_at_once(postgres: PostgresTarget) -> None:
+    """8 processes initialize one new table at the same instant: no error, one schema."""
+    for _ in range(3):
+        table = unique_name("init")
+        results = spawn_workers("initialize", postgres.url, 8, options=f'{{"table": "{table}"}}')
+        assert all(result["errors"] == [] for result in results)
