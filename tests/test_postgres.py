@@ -141,8 +141,8 @@ async def test_borrowed_pool_is_left_open(postgres: PostgresTarget) -> None:
 def test_names_must_be_identifiers(option: str) -> None:
     """Table and schema names that are not identifiers raise ValueError before any I/O."""
     for bad in ['kv"; DROP TABLE x; --', "1kv", "k v", "", "a" * 64, "kv;"]:
+        options: dict[str, Any] = {option: bad}
         with pytest.raises(ValueError, match=f"{option} name"):
-            options: dict[str, Any] = {option: bad}
             PostgresStorage("postgresql://nowhere.invalid/db", **options)
 
 
