@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,24 @@ def unique_name(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{next(_unique)}"
 
 
+def run_in_thread(coroutine_function: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """asyncio.run() on a helper thread: session fixtures may be set up inside a running loop
+    (when an async test is the first to ask for them)."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coroutine_function())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 class PostgresTarget:
     """Where PostgreSQL tests run: a server, and a database whose collation is not "C"."""
 
@@ -82,7 +101,7 @@ class PostgresTarget:
             finally:
                 await connection.close()
 
-        asyncio.run(create())
+        run_in_thread(create)
 
     def drop(self) -> None:
         import asyncpg
@@ -94,7 +113,7 @@ class PostgresTarget:
             finally:
                 await connection.close()
 
-        asyncio.run(drop())
+        run_in_thread(drop)
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +197,18 @@ def driver_factory(
 @pytest.fixture(params=DRIVERS)
 def driver_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+FIGURES: list[str] = []
+
+
+def report(line: str) -> None:
+    """Record one line of figures; printed in the "reliability figures" summary section."""
+    FIGURES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -106,6 +106,12 @@ def test_redact_hides_the_password(url: str, secret: str) -> None:
     assert secret in url_secrets(url)
 
 
+def test_secrets_include_pieces_a_parser_may_show() -> None:
+    """A password cut at '#' or '@' by some URL parser is still recognised as secret."""
+    secrets = url_secrets("postgresql://u:Canary-Pw#@xyzw@host/db")
+    assert {"Canary-Pw#@xyzw", "Canary-Pw", "xyzw"} <= set(secrets)
+
+
 def test_redact_leaves_urls_without_password_alone() -> None:
     """A URL without a password is shown unchanged."""
     assert redact("postgresql://localhost/db") == "postgresql://localhost/db"

@@ -83,7 +83,8 @@ class PostgresStorage(StorageDriver):
     Options: `table`, `schema` (identifiers), `min_size`/`max_size` (pool size),
     `acquire_timeout_s` (waiting for a free connection), `command_timeout_s` (one
     statement, so a half-open socket cannot hang a call), `connect_timeout_s`, and
-    `pgbouncer=True` for PgBouncer in transaction mode (no prepared-statement cache).
+    `pgbouncer=True` for PgBouncer in transaction mode (no prepared-statement cache), and
+    `application_name` (shown in pg_stat_activity; "radaros" by default).
     """
 
     requires_initialize = True
@@ -101,6 +102,7 @@ class PostgresStorage(StorageDriver):
         command_timeout_s: float = 30.0,
         connect_timeout_s: float = 10.0,
         pgbouncer: bool = False,
+        application_name: str = "radaros",
     ) -> None:
         super().__init__()
         self._asyncpg = _import_asyncpg()
@@ -132,6 +134,7 @@ class PostgresStorage(StorageDriver):
             "timeout": connect_timeout_s,
             "reset": _keep_session,
             "statement_cache_size": 0 if pgbouncer else 100,
+            "server_settings": {"application_name": application_name},
         }
         self._acquire_timeout_s = acquire_timeout_s
         self._sql = _Statements(self._table, f"{table}_expiry")

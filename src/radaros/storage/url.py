@@ -47,7 +47,9 @@ def redact(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """Strings that must never be shown: the password as written and percent-decoded."""
+    """Strings that must never be shown: the password as written, percent-decoded, and each
+    piece of it between URL delimiters (a parser that stops at `#`, `@`, `/` or `?` shows
+    only a piece, and that piece is still secret)."""
     from urllib.parse import unquote
 
     match = _SCHEME.match(url)
@@ -58,7 +60,9 @@ def url_secrets(url: str) -> list[str]:
     _, separator, password = rest[:at].partition(":")
     if not separator or not password:
         return []
-    return sorted({password, unquote(password)}, key=len, reverse=True)
+    secrets = {password, unquote(password)}
+    secrets.update(piece for piece in re.split(r"[#@/?:]", password) if len(piece) >= 4)
+    return sorted(secrets, key=len, reverse=True)
 
 
 def open_storage(url: str | None = None, **options: Any) -> StorageDriver:
