@@ -355,11 +355,12 @@ class AsyncpgRaw:
             rows = await connection.fetch(sql, *args)
         return [(row[0], json.loads(row[1])) for row in rows]
 
-    async def increment(self, key: str) -> Any:
-        while True:  # the same compare-and-swap the driver does
+    async def transform(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """The same compare-and-swap the driver does: read, change, write if unchanged."""
+        while True:
             async with self.pool.acquire() as connection:
                 raw = await connection.fetchval(self.sql.get, NS, key)
-                value = (json.loads(raw) if raw else 0) + 1
+                value = change(json.loads(raw) if raw else None)
                 if raw is None:
                     done = await connection.fetchval(self.sql.add, NS, key, json.dumps(value), None)
                 else:
@@ -369,19 +370,11 @@ class AsyncpgRaw:
             if done is not None:
                 return value
 
+    async def increment(self, key: str) -> Any:
+        return await self.transform(key, lambda v: (v or 0) + 1)
+
     async def append(self, key: str, items: list[Any]) -> int:
-        while True:
-            async with self.pool.acquire() as connection:
-                raw = await connection.fetchval(self.sql.get, NS, key)
-                value = (json.loads(raw) if raw else []) + items
-                if raw is None:
-                    done = await connection.fetchval(self.sql.add, NS, key, json.dumps(value), None)
-                else:
-                    done = await connection.fetchval(
-                        self.sql.replace_keep_expiry, NS, key, raw, json.dumps(value)
-                    )
-            if done is not None:
-                return len(value)
+        return len(await self.transform(key, lambda v: (v or []) + items))
 
     async def add(self, key: str, value: Any) -> bool:
         async with self.pool.acquire() as connection:
@@ -454,12 +447,15 @@ class PymongoRaw:
         )
         return [(document["k"], document.get("v")) async for document in cursor]
 
-    async def increment(self, key: str) -> Any:
+    async def transform(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """The driver's compare-and-swap: on _id and revision, or an upsert over expired."""
+        from pymongo.errors import DuplicateKeyError
+
         while True:
             document = await self.collection.find_one(
-                {"ns": NS, "k": key, "e": {"$gt": self.now()}}
+                {"ns": NS, "k": key, "e": {"$gt": self.now()}}, {"_id": 1, "v": 1, "r": 1}
             )
-            value = (document["v"] if document else 0) + 1
+            value = change(document["v"] if document else None)
             if document is None:
                 try:
                     await self.collection.update_one(
@@ -468,37 +464,20 @@ class PymongoRaw:
                         upsert=True,
                     )
                     return value
-                except Exception:  # noqa: S112 - duplicate key: retry like the driver
+                except DuplicateKeyError:
                     continue
             result = await self.collection.update_one(
-                {"ns": NS, "k": key, "r": document["r"], "e": {"$gt": self.now()}},
+                {"_id": document["_id"], "r": document["r"], "e": {"$gt": self.now()}},
                 {"$set": {"v": value}, "$inc": {"r": 1}},
             )
             if result.modified_count:
                 return value
 
+    async def increment(self, key: str) -> Any:
+        return await self.transform(key, lambda v: (v or 0) + 1)
+
     async def append(self, key: str, items: list[Any]) -> int:
-        while True:
-            document = await self.collection.find_one(
-                {"ns": NS, "k": key, "e": {"$gt": self.now()}}
-            )
-            value = (document["v"] if document else []) + items
-            if document is None:
-                try:
-                    await self.collection.update_one(
-                        {"ns": NS, "k": key, "e": {"$lte": self.now()}},
-                        {"$set": {"v": value, "e": self.never}, "$inc": {"r": 1}},
-                        upsert=True,
-                    )
-                    return len(value)
-                except Exception:  # noqa: S112 - duplicate key: retry like the driver
-                    continue
-            result = await self.collection.update_one(
-                {"ns": NS, "k": key, "r": document["r"], "e": {"$gt": self.now()}},
-                {"$set": {"v": value}, "$inc": {"r": 1}},
-            )
-            if result.modified_count:
-                return len(value)
+        return len(await self.transform(key, lambda v: (v or []) + items))
 
     async def add(self, key: str, value: Any) -> bool:
         from pymongo.errors import DuplicateKeyError

@@ -140,6 +140,21 @@ def postgres() -> Iterator[PostgresTarget]:
         server.close()
 
 
+@pytest.fixture(scope="module")
+def restartable_postgres() -> Iterator[Any]:
+    """An embedded PostgreSQL 18 of the test module's own, which tests may stop and start."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+            from tests.servers import EmbeddedPostgres
+
+            server = EmbeddedPostgres()
+    except Exception as exc:
+        unavailable(f"embedded PostgreSQL unavailable: {type(exc).__name__}: {exc}")
+    yield server
+    server.close()
+
+
 @dataclass
 class MongoTarget:
     """Where MongoDB tests run; `server` is None for an external RADAROS_TEST_MONGODB_URL."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,7 +18,7 @@ from radaros.storage import (
     open_storage,
 )
 from radaros.storage import base as base_module
-from tests.conftest import PostgresTarget, unavailable, unique_name
+from tests.conftest import PostgresTarget, unique_name
 from tests.workers_spawn import spawn_workers
 
 pytestmark = pytest.mark.postgres
@@ -28,23 +28,6 @@ pytestmark = pytest.mark.postgres
 async def storage(postgres: PostgresTarget) -> AsyncIterator[PostgresStorage]:
     async with PostgresStorage(postgres.url, table=unique_name()) as storage:
         yield storage
-
-
-@pytest.fixture(scope="module")
-def restartable() -> Iterator[Any]:
-    """An embedded PostgreSQL 18 of this module's own, which tests may stop and start."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from tests.servers import EmbeddedPostgres
-
-            server = EmbeddedPostgres()
-    except Exception as exc:
-        unavailable(f"embedded PostgreSQL unavailable: {exc}")
-    yield server
-    server.close()
 
 
 async def query_counting_pool(url: str, queries: list[str], **options: Any) -> asyncpg.Pool:
@@ -210,24 +193,24 @@ async def test_pool_exhaustion_is_bounded(
         assert await small.get("ns", "k") == 1  # and it serves again at once
 
 
-async def test_restart_of_the_server_is_survived(restartable: Any) -> None:
+async def test_restart_of_the_server_is_survived(restartable_postgres: Any) -> None:
     """Stopping the server gives StorageConnectionError; the same driver serves once it is back."""
     async with PostgresStorage(
-        restartable.url,
+        restartable_postgres.url,
         table=unique_name(),
         connect_timeout_s=2,
         command_timeout_s=2,
         acquire_timeout_s=2,
     ) as storage:
         await storage.set("ns", "before", 1)
-        await asyncio.to_thread(restartable.stop, "immediate")
+        await asyncio.to_thread(restartable_postgres.stop, "immediate")
         try:
             started = time.monotonic()
             with pytest.raises(StorageConnectionError):
                 await storage.get("ns", "before")
             assert time.monotonic() - started < 4
         finally:
-            await asyncio.to_thread(restartable.start)
+            await asyncio.to_thread(restartable_postgres.start)
         deadline = time.monotonic() + 5
         while True:
             try:

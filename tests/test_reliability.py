@@ -46,7 +46,6 @@ from tests.conftest import (
     driver_factory,
     mongodb_url,
     report,
-    unavailable,
     unique_name,
 )
 from tests.proxy import FaultProxy
@@ -370,22 +369,6 @@ async def test_sqlite_lock_wait_never_stalls_the_event_loop(tmp_path: Path, size
 
 
 # -- 6, 7: PostgreSQL restart under load and backend kill storm --------------------------------
-
-
-@pytest.fixture(scope="module")
-def restartable_postgres() -> Any:
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from tests.servers import EmbeddedPostgres
-
-            server = EmbeddedPostgres()
-    except Exception as exc:
-        unavailable(f"embedded PostgreSQL unavailable: {exc}")
-    yield server
-    server.close()
 
 
 @pytest.mark.postgres
