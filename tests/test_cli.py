@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from radaros.storage.cli import main
+from tests.conftest import MongoTarget, PostgresTarget, mongodb_url
 
 
 def run_cli(
@@ -109,3 +110,24 @@ def test_main_returns_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["--url", url, "set", "ns", "k", '{"a": 1}']) == 0
     assert main(["--url", url, "get", "ns", "k"]) == 0
     assert json.loads(capsys.readouterr().out) == {"a": 1}
+
+
+@pytest.mark.postgres
+def test_commands_work_on_postgresql(postgres: PostgresTarget, tmp_path: Path) -> None:
+    """The CLI initializes and uses a PostgreSQL URL."""
+    url = postgres.url
+    assert run_cli("--url", url, "set", "cli", "k", '{"a": [1, 2.5]}', cwd=tmp_path).returncode == 0
+    assert json.loads(run_cli("--url", url, "get", "cli", "k", cwd=tmp_path).stdout) == {
+        "a": [1, 2.5]
+    }
+    assert run_cli("--url", url, "count", "cli", cwd=tmp_path).stdout.strip() == "1"
+    assert run_cli("--url", url, "delete", "cli", "k", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.mongodb
+def test_commands_work_on_mongodb(mongodb: MongoTarget, tmp_path: Path) -> None:
+    """The CLI initializes and uses a MongoDB URL."""
+    url = mongodb_url(mongodb.url, "radaros_cli")
+    assert run_cli("--url", url, "set", "cli", "k", '["x", 1e300]', cwd=tmp_path).returncode == 0
+    assert json.loads(run_cli("--url", url, "get", "cli", "k", cwd=tmp_path).stdout) == ["x", 1e300]
+    assert run_cli("--url", url, "namespaces", cwd=tmp_path).stdout.splitlines() == ["cli"]

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -18,7 +24,8 @@ from radaros.storage import (
     open_storage,
 )
 from radaros.storage import base as base_module
-from tests.conftest import PostgresTarget, unique_name
+from tests.conftest import PostgresTarget, unavailable, unique_name
+from tests.servers import free_port, wait_for_port
 from tests.workers_spawn import spawn_workers
 
 pytestmark = pytest.mark.postgres
@@ -263,3 +270,84 @@ def test_initialize_from_many_processes_at_once(postgres: PostgresTarget) -> Non
         table = unique_name("init")
         results = spawn_workers("initialize", postgres.url, 8, options=f'{{"table": "{table}"}}')
         assert all(result["errors"] == [] for result in results)
+
+
+@pytest.fixture(scope="module")
+def pgbouncer_url(
+    postgres: PostgresTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real PgBouncer in transaction mode in front of the test server (Debian's pgbouncer)."""
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        unavailable("pgbouncer is not installed (apt-get install pgbouncer)")
+    # A folder the unprivileged user can reach (pytest's tmp_path is private to root).
+    folder = Path(tempfile.mkdtemp(prefix="radaros-pgbouncer-"))
+    folder.chmod(0o777)
+    upstream = urlsplit(postgres.url)
+    port = free_port()
+    (folder / "users.txt").write_text('"postgres" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\n* = host=127.0.0.1 port={upstream.port}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder}/users.txt\npool_mode = transaction\n"
+        "default_pool_size = 4\nignore_startup_parameters = extra_float_digits\n"
+        f"logfile = {folder}/pgbouncer.log\n"
+    )
+    for path in folder.iterdir():
+        path.chmod(0o666)
+    # PgBouncer refuses to run as root; the system user of Debian's PostgreSQL runs it.
+    user = "postgres" if os.geteuid() == 0 else None
+    process = subprocess.Popen(
+        [binary, str(folder / "pgbouncer.ini")], user=user, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for_port(port, timeout_s=15)
+    except TimeoutError:
+        process.kill()
+        _, errors = process.communicate()
+        unavailable(f"pgbouncer did not start: {errors[-500:]}")
+    yield f"postgresql://postgres@127.0.0.1:{port}{upstream.path}"
+    process.terminate()
+    process.communicate(timeout=10)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_works_behind_pgbouncer_in_transaction_mode(pgbouncer_url: str) -> None:
+    """Through PgBouncer (transaction pooling, 4 server connections), every operation works,
+    also under concurrency that makes PgBouncer move sessions between server connections."""
+    table = unique_name("bouncer")
+    instances = [
+        PostgresStorage(pgbouncer_url, table=table, pgbouncer=True, max_size=8) for _ in range(3)
+    ]
+    for instance in instances:
+        await instance.initialize()
+    try:
+        first = instances[0]
+        await first.set_many("ns", {f"k{i}": i for i in range(200)})
+        assert await first.count("ns") == 200
+        assert await first.add("ns", "k1", 0) is False
+        await asyncio.gather(
+            *(
+                instance.update("ns", "counter", lambda v: (v or 0) + 1)
+                for instance in instances
+                for _ in range(40)
+            )
+        )
+        await asyncio.gather(
+            *(
+                instance.append("ns", "log", [f"{index}-{n}"])
+                for index, instance in enumerate(instances)
+                for n in range(20)
+            )
+        )
+        assert await first.get("ns", "counter") == 120
+        assert len(set(await first.get("ns", "log"))) == 60
+        assert [entry.key async for entry in first.scan("ns", "k1", page_size=7)][:3] == [
+            "k1",
+            "k10",
+            "k100",
+        ]
+        assert await first.clear("ns", "k") == 200
+    finally:
+        for instance in instances:
+            await instance.close()
