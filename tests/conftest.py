@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import subprocess
 import threading
 import warnings
 from collections.abc import Callable, Coroutine, Iterator
@@ -78,6 +80,16 @@ def run_in_thread(coroutine_function: Callable[[], Coroutine[Any, Any, None]]) -
         raise errors[0]
 
 
+def ensure_test_locale() -> None:
+    """Generate en_US.UTF-8 when the OS lacks it and we may (root with localedef, as on CI
+    machines): a database with a non-"C" collation is what exposes a missing COLLATE "C"."""
+    listed = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False)
+    if "en_us.utf8" in listed.stdout.lower().replace("-", ""):
+        return
+    if os.geteuid() == 0 and shutil.which("localedef"):
+        subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8", "en_US.UTF-8"], check=False)
+
+
 class PostgresTarget:
     """Where PostgreSQL tests run: a server, and a database whose collation is not "C"."""
 
@@ -90,17 +102,24 @@ class PostgresTarget:
         base, _, _ = admin_url.rpartition("/")
         self.url = f"{base}/{self.database}"
 
+        self.has_test_locale = True
+
         async def create() -> None:
             connection = await asyncpg.connect(admin_url)
             try:
                 await connection.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
-                await connection.execute(
-                    f'CREATE DATABASE "{self.database}" TEMPLATE template0 '
-                    f"ENCODING 'UTF8' LOCALE '{TEST_LOCALE}'"
-                )
+                try:
+                    await connection.execute(
+                        f'CREATE DATABASE "{self.database}" TEMPLATE template0 '
+                        f"ENCODING 'UTF8' LOCALE '{TEST_LOCALE}'"
+                    )
+                except asyncpg.WrongObjectTypeError:  # "invalid locale name": the OS lacks it
+                    self.has_test_locale = False
+                    await connection.execute(f'CREATE DATABASE "{self.database}"')
             finally:
                 await connection.close()
 
+        ensure_test_locale()
         run_in_thread(create)
 
     def drop(self) -> None:

@@ -676,6 +676,9 @@ def test_history_checker_catches_stale_reads_and_lost_items() -> None:
 # -- 11: injection and isolation corpus --------------------------------------------------------
 
 
+PER_NS = 12  # keys written into every corpus namespace (the first 12 corpus strings)
+
+
 def hostile_corpus() -> list[str]:
     """About 300 strings that are syntax somewhere: SQL, LIKE, regex, glob, JSON, Mongo, paths."""
     pieces = [
@@ -762,13 +765,13 @@ async def test_injection_and_isolation_corpus(
     namespaces = [text for text in corpus if len(text.encode()) <= 256]
     async with driver_factory(driver_name, tmp_path, request)() as storage:
         for namespace in namespaces:
-            await storage.set_many(namespace, {key: [namespace, key] for key in corpus[:40]})
+            await storage.set_many(namespace, {key: [namespace, key] for key in corpus[:PER_NS]})
         await storage.set_many("corpus", {key: key for key in corpus})
         cross = 0
         for namespace in namespaces:
             for entry in await storage.list(namespace):
                 cross += entry.value != [namespace, entry.key]
-            cross += await storage.count(namespace) != 40
+            cross += await storage.count(namespace) != PER_NS
         wrong_prefix = 0
         for prefix in corpus:
             expected = sorted(key for key in corpus if key.startswith(prefix))

@@ -317,19 +317,22 @@ class MongoDBStorage(StorageDriver):
         self, namespace: str, items: Sequence[tuple[str, _Stored]], ttl: float | None
     ) -> None:
         expires_at = await self._expiry(ttl)
-        requests = []
+        updates = []
         for key, stored in items:
             assigned, removed = self._fields(stored)
-            requests.append(
-                self._pymongo.UpdateOne(
-                    {"ns": namespace, "k": key},
-                    {"$set": {**assigned, "e": expires_at}, "$unset": removed, "$inc": {"r": 1}},
-                    upsert=True,
-                )
+            change = {"$set": {**assigned, "e": expires_at}, "$unset": removed, "$inc": {"r": 1}}
+            updates.append(({"ns": namespace, "k": key}, change))
+        collection = self._live_collection()
+        if len(updates) == 1:  # one document: a plain update, not a one-item bulk write
+            query, change = updates[0]
+            await self._retry_duplicate_upsert(
+                lambda: collection.update_one(query, change, upsert=True)
             )
-        await self._retry_duplicate_upsert(
-            lambda: self._live_collection().bulk_write(requests, ordered=True)
-        )
+            return
+        requests = [
+            self._pymongo.UpdateOne(query, change, upsert=True) for query, change in updates
+        ]
+        await self._retry_duplicate_upsert(lambda: collection.bulk_write(requests, ordered=True))
 
     async def _retry_duplicate_upsert(self, write: Any) -> Any:
         """Concurrent upserts of one new key can fail with E11000 on MongoDB; the retry
