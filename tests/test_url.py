@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +118,34 @@ def test_redact_leaves_urls_without_password_alone() -> None:
     """A URL without a password is shown unchanged."""
     assert redact("postgresql://localhost/db") == "postgresql://localhost/db"
     assert redact("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("module", "make", "extra"),
+    [
+        ("asyncpg", lambda: radaros.PostgresStorage("postgresql://localhost/db"), "postgres"),
+        ("pymongo", lambda: radaros.MongoDBStorage("mongodb://localhost/db"), "mongodb"),
+    ],
+)
+def test_missing_extra_names_the_pip_install(
+    monkeypatch: pytest.MonkeyPatch, module: str, make: Any, extra: str
+) -> None:
+    """Without its client library a driver raises ImportError naming the extra to install.
+
+    The library is installed here, so its absence is simulated by hiding the module
+    (sys.modules[name] = None makes `import name` fail), the only way to test this path.
+    """
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=rf"pip install 'radaros\[{extra}\]'"):
+        make()
+
+
+def test_importing_radaros_imports_no_backend() -> None:
+    """`import radaros` loads neither asyncpg nor pymongo (a fresh interpreter checks)."""
+    import subprocess
+
+    code = "import sys, radaros; print('asyncpg' in sys.modules, 'pymongo' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
