@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchmarks.scan_probe import measure_scan
+
 from radaros.storage import (
     InMemoryStorage,
     MongoDBStorage,
@@ -633,38 +635,6 @@ async def load_data(storage: StorageDriver, big_keys: int) -> None:
         await storage.set_many("big", {f"p{n // 100:05}:{n % 100:03}": {"n": n} for n in batch})
 
 
-async def scan_rss(storage: StorageDriver, namespace: str) -> dict[str, Any]:
-    """Peak RSS growth while scanning a namespace (sampled every 2 ms on a thread)."""
-    import psutil
-
-    process = psutil.Process()
-    baseline = process.memory_info().rss
-    peak = baseline
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    count = 0
-    async for _ in storage.scan(namespace, page_size=1000):
-        count += 1
-    elapsed = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    return {
-        "entries": count,
-        "seconds": round(elapsed, 2),
-        "entries_per_s": round(count / elapsed),
-        "peak_rss_growth_mib": round((peak - baseline) / 2**20, 1),
-    }
-
-
 async def scan_in_fresh_process(storage: StorageDriver) -> dict[str, Any]:
     """Run benchmarks.scan_probe on the same data in a new process; its JSON result."""
     if isinstance(storage, SqliteStorage):
@@ -816,7 +786,7 @@ async def bench_driver(
                             )
                         )
             if name == "memory":  # the data lives in this process: measure here
-                scan = await scan_rss(storage, "big")
+                scan = await measure_scan(storage, "big")
             else:
                 scan = await scan_in_fresh_process(storage)
     return samples, scan

@@ -1,0 +1,1 @@
+"""radaros benchmarks: `python -m benchmarks.run`, `python -m benchmarks.report`."""
