@@ -147,6 +147,7 @@ async def test_custom_schema_and_table(postgres: PostgresTarget) -> None:
         async with PostgresStorage(postgres.url, schema=schema, table="kv") as storage:
             await storage.set("ns", "k", {"a": 1})
         assert await connection.fetchval(f'SELECT value FROM "{schema}".kv') == '{"a":1}'
+        assert await connection.fetchval(f'SELECT version FROM "{schema}".radaros_meta') == 1
     finally:
         await connection.close()
 

@@ -828,6 +828,8 @@ async def password_postgres(restartable_postgres: Any) -> str:
         await connection.execute("DROP ROLE IF EXISTS canary_user")
         await connection.execute("CREATE ROLE canary_user LOGIN PASSWORD 'right-password'")
         await connection.execute("GRANT ALL ON SCHEMA public TO canary_user")
+        # Other tests' tables (radaros_meta included) belong to postgres: share them too.
+        await connection.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO canary_user")
         await connection.execute("SELECT pg_reload_conf()")
     finally:
         await connection.close()

@@ -137,7 +137,9 @@ class PostgresStorage(StorageDriver):
             "server_settings": {"application_name": application_name},
         }
         self._acquire_timeout_s = acquire_timeout_s
-        self._sql = _Statements(self._table, f"{table}_expiry")
+        self._sql = _Statements(
+            self._table, f"{table}_expiry", f"{_quote_identifier(schema, 'schema')}.radaros_meta"
+        )
 
     def _describe(self) -> str:
         where = redact(self._url) if self._url else "borrowed pool"
@@ -199,8 +201,10 @@ class PostgresStorage(StorageDriver):
                 ) from None
         pool, connection = await self._acquire()
         try:
-            await self._create_schema(connection)
-            version = await connection.fetchval(self._sql.read_version, self._table)
+            version = await self._schema_version(connection)
+            if version is None:
+                await self._create_schema(connection)
+                version = await self._schema_version(connection) or SCHEMA_VERSION
         finally:
             await pool.release(connection)
         if version > SCHEMA_VERSION:
@@ -208,6 +212,21 @@ class PostgresStorage(StorageDriver):
                 f"{self._table} has schema version {version}, newer than this radaros "
                 f"({SCHEMA_VERSION}); upgrade radaros"
             )
+
+    async def _schema_version(self, connection: Any) -> int | None:
+        """The recorded version of this table, or None if it has not been created yet.
+
+        Read first, so a role with only SELECT/INSERT/UPDATE/DELETE on an existing table (no
+        CREATE, no write on radaros_meta) can open it.
+        """
+        try:
+            version: int | None = await connection.fetchval(self._sql.read_version, self._table)
+        except self._asyncpg.UndefinedTableError:
+            return None
+        if version is None:
+            return None
+        exists = await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", self._table)
+        return version if exists else None
 
     async def _create_schema(self, connection: Any) -> None:
         async with connection.transaction():
@@ -324,7 +343,7 @@ class PostgresStorage(StorageDriver):
 class _Statements:
     """Every SQL statement for one table (identifiers already validated and quoted)."""
 
-    def __init__(self, table: str, expiry_index: str) -> None:
+    def __init__(self, table: str, expiry_index: str, meta: str) -> None:
         self.table = table
         live = "(expires_at IS NULL OR expires_at > now())"
         self.live = live
@@ -339,12 +358,12 @@ class _Statements:
             )""",
             f'CREATE INDEX IF NOT EXISTS "{expiry_index}" ON {table} (expires_at) '
             "WHERE expires_at IS NOT NULL",
-            "CREATE TABLE IF NOT EXISTS radaros_meta (name text PRIMARY KEY, version int NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {meta} (name text PRIMARY KEY, version int NOT NULL)",
         ]
         self.record_version = (
-            "INSERT INTO radaros_meta (name, version) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+            f"INSERT INTO {meta} (name, version) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
         )
-        self.read_version = "SELECT version FROM radaros_meta WHERE name = $1"
+        self.read_version = f"SELECT version FROM {meta} WHERE name = $1"
         self.get = f"SELECT value FROM {table} WHERE namespace = $1 AND key = $2 AND {live}"
         self.get_many = (
             f"SELECT key, value FROM {table} WHERE namespace = $1 AND key = ANY($2::text[]) "
