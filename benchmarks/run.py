@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks.scan_probe import measure_scan
-
 from radaros.storage import (
     InMemoryStorage,
     MongoDBStorage,
