@@ -12,6 +12,7 @@ from radaros.storage import (
     InvalidKeyError,
     MongoDBStorage,
     PostgresStorage,
+    RedisStorage,
     SerializationError,
     SqliteStorage,
     StorageClosedError,
@@ -19,6 +20,7 @@ from radaros.storage import (
     StorageDriver,
     StorageError,
     StorageNotInitializedError,
+    TTLEntry,
     ValueTooLargeError,
     open_storage,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "InvalidKeyError",
     "MongoDBStorage",
     "PostgresStorage",
+    "RedisStorage",
     "SerializationError",
     "SqliteStorage",
     "StorageClosedError",
@@ -39,6 +42,7 @@ __all__ = [
     "StorageDriver",
     "StorageError",
     "StorageNotInitializedError",
+    "TTLEntry",
     "ValueTooLargeError",
     "open_storage",
 ]

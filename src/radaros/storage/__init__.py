@@ -1,10 +1,17 @@
 """radaros.storage: one async key-value interface, interchangeable drivers.
 
-Importing this package needs no extra and does no I/O; the PostgreSQL and MongoDB drivers
-import their client libraries on first use.
+Importing this package needs no extra and does no I/O; the PostgreSQL, MongoDB and Redis
+drivers import their client libraries on first use.
 """
 
-from radaros.storage.base import MEMORY_LONG, MEMORY_SHORT, SESSION_PREFIX, Entry, StorageDriver
+from radaros.storage.base import (
+    MEMORY_LONG,
+    MEMORY_SHORT,
+    SESSION_PREFIX,
+    Entry,
+    StorageDriver,
+    TTLEntry,
+)
 from radaros.storage.errors import (
     InvalidKeyError,
     SerializationError,
@@ -17,6 +24,7 @@ from radaros.storage.errors import (
 from radaros.storage.memory import InMemoryStorage
 from radaros.storage.mongodb import MongoDBStorage
 from radaros.storage.postgres import PostgresStorage
+from radaros.storage.redis import RedisStorage
 from radaros.storage.sqlite import SqliteStorage
 from radaros.storage.url import open_storage
 
@@ -29,6 +37,7 @@ __all__ = [
     "InvalidKeyError",
     "MongoDBStorage",
     "PostgresStorage",
+    "RedisStorage",
     "SerializationError",
     "SqliteStorage",
     "StorageClosedError",
@@ -36,6 +45,7 @@ __all__ = [
     "StorageDriver",
     "StorageError",
     "StorageNotInitializedError",
+    "TTLEntry",
     "ValueTooLargeError",
     "open_storage",
 ]

@@ -2,16 +2,33 @@
 
 Public methods live here and are never overridden: they check arguments, encode values,
 enforce the lifecycle and then call a few primitives that a driver implements. Primitives
-receive checked `str`s, stored values and `ttl` in seconds, and only talk to the backend.
+receive checked `str`s, *stored* values and `ttl` in seconds, and only talk to the backend.
 
-A stored value is what `_dump(value)` makes: by default the strict JSON text from
-`codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`/`_load` to
-keep another form (MongoDB keeps readable documents), as long as `_dump` applies the
+The stored form of a value is what `_dump(value)` makes: by default the strict JSON text
+from `codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`/`_load`
+to keep another form (MongoDB keeps readable documents), as long as `_dump` applies the
 codec's checks and `_replace_if` can compare what `_get` returned.
 
+`ttl` reaching a primitive is seconds (`float`) or None for "never expires", except in
+`_replace_if`, where None keeps the entry's expiry and `math.inf` means "never".
+
 Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
-`_namespaces`, `_close`. Optional (generic bodies here; override for speed): `_initialize`,
-`_get_many`, `_count`, `_clear`, `_sweep_expired`, `_translate_error`, `_dump`/`_load`.
+`_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
+speed): `_initialize`, `_get_many`, `_ttl`, `_count`, `_clear`, `_sweep_batch`.
+
+Hooks and class attributes a driver may define:
+
+* `requires_initialize`: operations before `initialize()` raise (server drivers).
+* `binds_event_loop`: the driver's connections belong to the loop that opened it; use
+  from another loop raises a StorageError that says what to do.
+* `max_value_bytes`: largest stored value; larger raises ValueTooLargeError.
+* `_describe()`: where the data lives, safe to show; used by `repr` and messages.
+* `_opened_partially()`: whether `close()` must release what a failed `initialize` left.
+* `_holds_resources()`: whether dropping an unclosed driver leaks something (ResourceWarning).
+* `_error_rules()`: the table that turns backend exceptions into StorageErrors; whatever
+  it misses still becomes a StorageError, so a backend exception never escapes.
+* `_split_url(url)`: constructor arguments and radaros options from a URL (`from_url`).
+* `_dump`/`_load`: the stored form (see above).
 """
 
 from __future__ import annotations
@@ -23,8 +40,10 @@ import contextlib
 import enum
 import inspect
 import logging
+import math
 import random
 import time
+import warnings
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -34,20 +53,24 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, ParamSpec, TypeVar, overload
 
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
     StorageClosedError,
+    StorageConnectionError,
     StorageError,
     StorageNotInitializedError,
 )
+from radaros.storage.secrets import check_userinfo, redact, url_secrets, wrap_error
 from radaros.storage.validate import (
     TTL,
     check_key,
     check_namespace,
     check_prefix,
     check_ttl,
+    coerce_options,
+    split_query,
 )
 
 if TYPE_CHECKING:
@@ -59,13 +82,15 @@ __all__ = [
     "MEMORY_SHORT",
     "SESSION_PREFIX",
     "Entry",
+    "ErrorRule",
     "State",
     "StorageDriver",
-    "wrap_error",
+    "TTLEntry",
 ]
 
 logger = logging.getLogger("radaros.storage")
 
+_running_loop = asyncio.get_running_loop
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -79,6 +104,10 @@ SESSION_PREFIX = "session:"
 DEFAULT_PAGE_SIZE = 500
 SWEEP_INTERVAL_S = 60.0
 """How often (at most) a write starts a background deletion of expired entries."""
+SWEEP_BATCH = 1000
+"""Most expired entries one sweep statement deletes (keeps each statement short)."""
+CLOSE_TIMEOUT_S = 5.0
+"""How long closing an owned pool or client may wait for work in flight."""
 RETRY_BASE_S = 0.0005
 RETRY_CAP_S = 0.05
 
@@ -90,33 +119,37 @@ class Entry(NamedTuple):
     value: Any
 
 
+class TTLEntry(NamedTuple):
+    """One live key, its value and its seconds to live (`math.inf`: never expires)."""
+
+    key: str
+    value: Any
+    ttl: float
+
+
+class ErrorRule(NamedTuple):
+    """One row of a driver's error table (httpx's `map_httpcore_exceptions` is the model).
+
+    `match` is an exception class, a tuple of them, or a predicate; the first matching
+    row wins. `message` may name `{where}` (the driver's `_describe()`).
+    """
+
+    match: type[BaseException] | tuple[type[BaseException], ...] | Callable[[Exception], bool]
+    error: type[StorageError]
+    message: str
+    detail: Callable[[Exception], str] | None = None
+    """The backend's words, shortened (default: the first line of its message)."""
+
+    def matches(self, exc: Exception) -> bool:
+        if isinstance(self.match, (type, tuple)):
+            return isinstance(exc, self.match)
+        return self.match(exc)
+
+
 class State(enum.Enum):
     NEW = "new"
     OPEN = "open"
     CLOSED = "closed"
-
-
-def wrap_error(
-    error_class: type[StorageError], message: str, exc: BaseException, secrets: Iterable[str] = ()
-) -> StorageError:
-    """A StorageError for `exc`, with `exc` as its cause unless that would leak a secret.
-
-    Backend messages sometimes echo a DSN; when any secret appears anywhere in the chain,
-    the cause is dropped and only the exception type is named.
-    """
-    secrets = [secret for secret in secrets if secret]
-    chain_text: list[str] = []
-    node: BaseException | None = exc
-    while node is not None and len(chain_text) < 20:
-        chain_text.append(f"{node!r} {node}")
-        node = node.__cause__ or node.__context__
-    text = "\n".join(chain_text)
-    leaked = any(secret in text for secret in secrets)
-    detail = type(exc).__name__ if leaked else f"{type(exc).__name__}: {exc}"
-    error = error_class(f"{message} ({detail})")
-    error.__cause__ = None if leaked else exc
-    error.__suppress_context__ = True
-    return error
 
 
 class StorageDriver(abc.ABC):
@@ -124,15 +157,67 @@ class StorageDriver(abc.ABC):
 
     requires_initialize: ClassVar[bool] = False
     """Server drivers refuse operations until `initialize()`; embedded ones open lazily."""
+    binds_event_loop: ClassVar[bool] = False
+    """The driver's connections belong to the event loop that ran `initialize()`."""
     max_value_bytes: ClassVar[int | None] = None
     """Largest encoded value (UTF-8 bytes) the backend stores; larger raises ValueTooLargeError."""
 
     def __init__(self) -> None:
         self._state = State.NEW
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._init_lock = asyncio.Lock()
         self._key_locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
         self._last_sweep = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None
+        self._url: str | None = None
+        self._secrets: builtins.list[str] = []
+        self._owns_client = True
+        self._rules: Sequence[ErrorRule] | None = None
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """A driver for `url`; options come from its query string and `options` (which win)."""
+        check_userinfo(url)
+        arguments, raw = cls._split_url(url)
+        return cls(*arguments, **{**coerce_options(cls, raw, redact(url)), **options})
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        """Constructor arguments for `url`, and the radaros options in its query string."""
+        rest, raw = split_query(url)
+        return (rest,), raw
+
+    def _adopt(self, url_or_client: str | T) -> T | None:
+        """Remember where the connection comes from: a URL is owned (and closed by the
+        driver), anything else is a borrowed client or pool (never closed here)."""
+        if isinstance(url_or_client, str):
+            check_userinfo(url_or_client)
+            self._url = url_or_client
+            self._secrets = url_secrets(url_or_client)
+            self._owns_client = True
+            return None
+        self._url = None
+        self._owns_client = False
+        return url_or_client
+
+    def _source(self) -> str:
+        """The URL (redacted), or that the client was borrowed."""
+        return redact(self._url) if self._url else "borrowed client"
+
+    async def _release(
+        self, client: Any, close: Callable[[], Awaitable[Any]], abort: Callable[[], Any]
+    ) -> None:
+        """Close an owned client within CLOSE_TIMEOUT_S, else `abort()` it; borrowed ones
+        are left open."""
+        if client is None or not self._owns_client:
+            return
+        try:
+            await asyncio.wait_for(close(), timeout=CLOSE_TIMEOUT_S)
+        except (asyncio.TimeoutError, Exception):
+            with contextlib.suppress(Exception):
+                abort()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -147,18 +232,39 @@ class StorageDriver(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._describe()!r}, state={self._state.value})"
 
+    def __del__(self) -> None:
+        # As aiosqlite and asyncio's transports do: an unclosed driver is a leak worth hearing.
+        if getattr(self, "_state", None) is State.OPEN and self._holds_resources():
+            warnings.warn(
+                f"unclosed {self!r}: call await storage.close() or use async with",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+
+    def _holds_resources(self) -> bool:
+        """True when an open driver holds connections, threads or files (not memory)."""
+        return True
+
     async def initialize(self) -> None:
         """Create tables, collections and indexes; idempotent and safe to run concurrently."""
         async with self._init_lock:
             if self._state is State.CLOSED:
                 raise StorageClosedError(f"{self!r} is closed; create a new driver")
             if self._state is State.OPEN:
+                self._check_loop()
                 return
             await self._call(self._initialize)
+            if self.binds_event_loop:
+                self._loop = asyncio.get_running_loop()
             self._state = State.OPEN
 
     async def close(self) -> None:
-        """Release connections and files; idempotent, and bounded even with work in flight."""
+        """Release connections and files; idempotent, and bounded even with work in flight.
+
+        Closing from another event loop than the one that opened a server driver marks it
+        closed without touching its connections: they belong to that loop and end with it.
+        """
         if self._state is State.CLOSED:
             return
         was_open = self._state is State.OPEN
@@ -166,12 +272,23 @@ class StorageDriver(abc.ABC):
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            logger.warning("%r closed from another event loop; its connections were dropped", self)
+            return
         if was_open or self._opened_partially():
             await self._call(self._close)
 
     def _opened_partially(self) -> bool:
         """True when `_initialize` may have acquired resources without finishing."""
         return True
+
+    def _check_loop(self) -> None:
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            raise StorageError(
+                f"{type(self).__name__} was opened on another event loop, and its connections "
+                "belong to that loop (asyncio.run() makes a new loop each time): open the "
+                "driver inside the loop that uses it, or use radaros.sync for blocking code"
+            )
 
     async def __aenter__(self) -> Self:
         await self.initialize()
@@ -188,6 +305,7 @@ class StorageDriver(abc.ABC):
     async def _ready(self) -> None:
         """Raise unless the driver can serve; embedded drivers open on first use."""
         if self._state is State.OPEN:
+            self._check_loop()
             return
         if self._state is State.CLOSED:
             raise StorageClosedError(f"{self!r} is closed; create a new driver")
@@ -203,9 +321,12 @@ class StorageDriver(abc.ABC):
     async def get(self, namespace: str, key: str, default: Any = None) -> Any:
         """The stored value, or `default` when absent or expired."""
         namespace, key = check_namespace(namespace), check_key(key)
-        if self._state is not State.OPEN:  # inlined: get is the hottest path
+        # The hottest path: `_ready()` inlined for the common case.
+        if self._state is not State.OPEN or (
+            self._loop is not None and self._loop is not _running_loop()
+        ):
             await self._ready()
-        try:  # _call() inlined: one coroutine frame less on the hottest path
+        try:
             stored = await self._get(namespace, key)
         except Exception as exc:
             error = self._translated(exc)
@@ -216,36 +337,58 @@ class StorageDriver(abc.ABC):
     async def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
         """Store the value, replacing both value and expiry (no `ttl`: never expires)."""
         namespace, key = check_namespace(namespace), check_key(key)
-        seconds = check_ttl(ttl)
+        seconds = _finite(check_ttl(ttl))
         stored = self._dump(value)
         await self._ready()
         await self._call(self._put_many, namespace, [(key, stored)], seconds)
         self._after_write()
 
-    async def delete(self, namespace: str, key: str) -> None:
-        """Remove the key; an absent key is not an error."""
+    async def delete(self, namespace: str, key: str) -> bool:
+        """Remove the key; True if a live entry was removed (of concurrent deletes of one
+        live key, exactly one gets True). An absent key is not an error."""
         namespace, key = check_namespace(namespace), check_key(key)
         await self._ready()
-        await self._call(self._delete_many, namespace, [key])
+        return await self._call(self._delete_many, namespace, [key]) > 0
 
     async def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
         """Every live entry whose key starts with `prefix`, ascending by key (code points)."""
         namespace, prefix = check_namespace(namespace), check_prefix(prefix)
         await self._ready()
         rows = await self._call(self._page, namespace, prefix, None, None)
-        return [Entry(key, self._load(stored)) for key, stored in rows]
+        return [Entry(row[0], self._load(row[1])) for row in rows]
+
+    # -- expiry ------------------------------------------------------------------------------
+
+    async def ttl(self, namespace: str, key: str) -> float | None:
+        """Seconds until the entry expires by the backend's clock; `math.inf` when it never
+        does; None when it is absent or expired."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        await self._ready()
+        return await self._call(self._ttl, namespace, key)
+
+    async def touch(self, namespace: str, key: str, ttl: TTL | None) -> bool:
+        """Set a live entry's expiry to now + `ttl` (None: never) without rewriting its
+        value; False when it is absent or expired. Sliding expiry in one round trip."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        seconds = _finite(check_ttl(ttl))
+        await self._ready()
+        is_touched = await self._call(self._touch, namespace, key, seconds)
+        self._after_write()
+        return is_touched
 
     # -- batches -----------------------------------------------------------------------------
 
-    async def get_many(self, namespace: str, keys: Iterable[str]) -> builtins.list[Any]:
-        """Values aligned with `keys`: the value, or None when absent or expired."""
+    async def get_many(
+        self, namespace: str, keys: Iterable[str], default: Any = None
+    ) -> builtins.list[Any]:
+        """Values aligned with `keys`: the value, or `default` when absent or expired."""
         namespace = check_namespace(namespace)
         keys = _checked_keys(keys)
         await self._ready()
         if not keys:
             return []
         found = await self._call(self._get_many, namespace, keys)
-        return [None if stored is None else self._load(stored) for stored in found]
+        return [default if stored is None else self._load(stored) for stored in found]
 
     async def set_many(
         self,
@@ -260,7 +403,7 @@ class StorageDriver(abc.ABC):
         PostgreSQL; MongoDB writes in one ordered bulk request (see its docs).
         """
         namespace = check_namespace(namespace)
-        seconds = check_ttl(ttl)
+        seconds = _finite(check_ttl(ttl))
         pairs = items.items() if isinstance(items, Mapping) else items
         encoded: dict[str, Any] = {}
         for pair in pairs:
@@ -271,42 +414,86 @@ class StorageDriver(abc.ABC):
         await self._ready()
         if not encoded:
             return
-        await self._call(self._put_many, namespace, list(encoded.items()), seconds)
+        await self._call(self._put_many, namespace, builtins.list(encoded.items()), seconds)
         self._after_write()
 
-    async def delete_many(self, namespace: str, keys: Iterable[str]) -> None:
-        """Remove every key given; absent keys are not an error."""
+    async def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
+        """Remove every key given; return how many live entries were removed (a key listed
+        twice counts once). Absent keys are not an error."""
         namespace = check_namespace(namespace)
-        unique = list(dict.fromkeys(_checked_keys(keys)))
+        unique = builtins.list(dict.fromkeys(_checked_keys(keys)))
         await self._ready()
-        if unique:
-            await self._call(self._delete_many, namespace, unique)
+        if not unique:
+            return 0
+        return await self._call(self._delete_many, namespace, unique)
 
     # -- listing -----------------------------------------------------------------------------
 
+    @overload
     def scan(
-        self, namespace: str, prefix: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
-    ) -> AsyncIterator[Entry]:
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: Literal[False] = False,
+    ) -> AsyncIterator[Entry]: ...
+
+    @overload
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: Literal[True],
+    ) -> AsyncIterator[TTLEntry]: ...
+
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: bool = False,
+    ) -> AsyncIterator[Entry] | AsyncIterator[TTLEntry]:
         """Entries in key order, `page_size` at a time (keyset paging: memory stays bounded).
 
         Keys present for the whole scan are seen exactly once; keys written during it may
-        or may not be seen. Arguments are checked here, before iteration starts.
+        or may not be seen. With `with_ttl`, yields `TTLEntry(key, value, ttl)`, value and
+        expiry read together (what export and copy need). Arguments are checked here,
+        before iteration starts.
         """
         namespace, prefix = check_namespace(namespace), check_prefix(prefix)
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be a positive int, not {page_size!r}")
+        if with_ttl:
+            return self._scan_with_ttl(namespace, prefix, page_size)
         return self._scan(namespace, prefix, page_size)
 
-    async def _scan(self, namespace: str, prefix: str, page_size: int) -> AsyncIterator[Entry]:
+    async def _pages(
+        self, namespace: str, prefix: str, page_size: int
+    ) -> AsyncIterator[builtins.list[tuple[str, Any, float]]]:
         after: str | None = None
         while True:
             await self._ready()
             rows = await self._call(self._page, namespace, prefix, after, page_size)
-            for key, stored in rows:
-                yield Entry(key, self._load(stored))
+            yield rows
             if len(rows) < page_size:
                 return
             after = rows[-1][0]
+
+    async def _scan(self, namespace: str, prefix: str, page_size: int) -> AsyncIterator[Entry]:
+        async for rows in self._pages(namespace, prefix, page_size):
+            for row in rows:
+                yield Entry(row[0], self._load(row[1]))
+
+    async def _scan_with_ttl(
+        self, namespace: str, prefix: str, page_size: int
+    ) -> AsyncIterator[TTLEntry]:
+        async for rows in self._pages(namespace, prefix, page_size):
+            for key, stored, seconds in rows:
+                yield TTLEntry(key, self._load(stored), seconds)
 
     async def count(self, namespace: str, prefix: str | None = None) -> int:
         """Number of live keys in the namespace that start with `prefix`."""
@@ -335,7 +522,7 @@ class StorageDriver(abc.ABC):
         insert against the primary key, never read then write.
         """
         namespace, key = check_namespace(namespace), check_key(key)
-        seconds = check_ttl(ttl)
+        seconds = _finite(check_ttl(ttl))
         stored = self._dump(value)
         await self._ready()
         is_stored = await self._call(self._add, namespace, key, stored, seconds)
@@ -392,7 +579,7 @@ class StorageDriver(abc.ABC):
             isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
         ):
             raise ValueError(f"max_items must be a positive int or None, not {max_items!r}")
-        new_items: builtins.list[Any] = decode(encode(list(items), self.max_value_bytes))
+        new_items: builtins.list[Any] = decode(encode(builtins.list(items), self.max_value_bytes))
         length = 0
 
         def extend(current_stored: Any) -> builtins.list[Any]:
@@ -422,7 +609,7 @@ class StorageDriver(abc.ABC):
     ) -> Any:
         """Compare-and-swap `fn(current stored value or None)` until it sticks.
 
-        Returns the stored value written.
+        Returns the stored value written. `seconds` None keeps the entry's expiry.
 
         Tasks of this instance queue on a per-key lock, so only other instances and
         processes can make a swap fail; those retries back off with jitter.
@@ -437,7 +624,9 @@ class StorageDriver(abc.ABC):
                     result = await result
                 stored = self._dump(result)
                 if current is None:
-                    swapped = await self._call(self._add, namespace, key, stored, seconds)
+                    swapped = await self._call(
+                        self._add, namespace, key, stored, _finite(seconds)
+                    )
                 else:
                     swapped = await self._call(
                         self._replace_if, namespace, key, current, stored, seconds
@@ -446,6 +635,14 @@ class StorageDriver(abc.ABC):
                     self._after_write()
                     return stored
                 attempt += 1
+                if attempt in (16, 256):
+                    logger.info(
+                        "%r: update of %r in %r retried %d times (other writers on the key)",
+                        self,
+                        key,
+                        namespace,
+                        attempt,
+                    )
                 backoff = min(RETRY_CAP_S, RETRY_BASE_S * 2**attempt)
                 await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311 (jitter, not crypto)
 
@@ -477,12 +674,60 @@ class StorageDriver(abc.ABC):
 
     async def _run_sweep(self) -> None:
         try:
-            removed = await self._call(self._sweep_expired)
-            logger.debug("%r reclaimed %d expired entries", self, removed)
+            removed = 0
+            while True:
+                batch = await self._call(self._sweep_batch, SWEEP_BATCH)
+                removed += batch
+                if batch < SWEEP_BATCH or self._state is not State.OPEN:
+                    break
+            if removed:
+                logger.info("%r reclaimed %d expired entries", self, removed)
         except StorageError as exc:
-            logger.debug("%r expiry sweep failed: %s", self, exc)
+            logger.warning("%r: expiry sweep failed: %s", self, exc)
         finally:
             self._sweeper = None
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _error_rules(self) -> Sequence[ErrorRule]:
+        """The driver's error table: backend exception -> StorageError class and message."""
+        return ()
+
+    async def _call(
+        self, primitive: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Await a primitive, raising its failure as a StorageError.
+
+        The error is raised outside the `except` block, so a cause that was dropped because
+        it shows a secret is not kept as `__context__` either.
+        """
+        try:
+            return await primitive(*args, **kwargs)
+        except Exception as exc:
+            error = self._translated(exc)
+        raise error
+
+    def _translated(self, exc: Exception) -> StorageError:
+        """The StorageError for `exc`, by the driver's table; anything the table misses is
+        wrapped as a plain StorageError, so no backend exception ever escapes."""
+        if isinstance(exc, StorageError):
+            if exc.__cause__ is None and exc.__suppress_context__:
+                exc.__context__ = None  # `raise ... from None` inside a driver: keep it dropped
+            return exc
+        if self._rules is None:
+            self._rules = self._error_rules()
+        where = self._describe()
+        detail = None
+        for rule in self._rules:
+            if rule.matches(exc):
+                error_class, message = rule.error, rule.message
+                detail = rule.detail(exc) if rule.detail is not None else None
+                break
+        else:
+            error_class, message = StorageError, f"{type(self).__name__} failed at {{where}}"
+        if self.is_closed:  # whatever failed in flight failed because of close()
+            error_class, message = StorageClosedError, f"{type(self).__name__} is closed ({{where}})"
+        return wrap_error(error_class, message.format(where=where), exc, self._secrets, detail)
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -496,31 +741,6 @@ class StorageDriver(abc.ABC):
 
     async def _initialize(self) -> None:  # noqa: B027 (an optional hook, empty by design)
         """Create what the backend needs; called once, under a lock."""
-
-    def _translate_error(self, exc: Exception) -> Exception:
-        """The StorageError to raise for a backend exception (see `wrap_error`); others as is."""
-        return exc
-
-    async def _call(
-        self, primitive: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        """Await a primitive, raising its failure as the driver's StorageError.
-
-        The error is raised outside the `except` block, so a cause that was dropped because
-        it shows a secret is not kept as `__context__` either.
-        """
-        try:
-            return await primitive(*args, **kwargs)
-        except Exception as exc:
-            error = self._translated(exc)
-        raise error
-
-    def _translated(self, exc: Exception) -> Exception:
-        """`_translate_error(exc)`, to be raised outside the `except` block."""
-        error = self._translate_error(exc)
-        if error.__cause__ is None and error.__suppress_context__:
-            error.__context__ = None  # `raise ... from None` inside a driver: keep it dropped
-        return error
 
     @abc.abstractmethod
     async def _get(self, namespace: str, key: str) -> Any:
@@ -537,15 +757,26 @@ class StorageDriver(abc.ABC):
         """Upsert every (key, stored) pair with expiry now + ttl (None: never), atomically."""
 
     @abc.abstractmethod
-    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
-        """Delete the keys (distinct); absent ones are ignored."""
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
+        """Delete the keys (distinct; expired ones too); return how many were live."""
 
     @abc.abstractmethod
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> builtins.list[tuple[str, Any]]:
-        """Live (key, stored) pairs with key starting with `prefix` and > `after`, ascending,
-        at most `limit` (None: all). Must use the index, and match the prefix literally."""
+    ) -> builtins.list[tuple[str, Any, float]]:
+        """Live (key, stored, seconds to live or `math.inf`) rows whose key starts with
+        `prefix` and is > `after`, ascending, at most `limit` (None: all). Value and expiry
+        are read together. Must use the index, and match the prefix literally."""
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        """Seconds to live of a live entry (`math.inf`: never), None when absent (generic:
+        a one-row page starting at the key)."""
+        rows = await self._page(namespace, key, None, 1)
+        return rows[0][2] if rows and rows[0][0] == key else None
+
+    @abc.abstractmethod
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        """Set a live entry's expiry to now + ttl (None: never); False when absent."""
 
     async def _count(self, namespace: str, prefix: str) -> int:
         """Live keys starting with `prefix` (generic: pages through them)."""
@@ -559,32 +790,39 @@ class StorageDriver(abc.ABC):
         """Delete keys starting with `prefix`; return the live ones (generic: page + delete)."""
         total = 0
         while rows := await self._page(namespace, prefix, None, DEFAULT_PAGE_SIZE):
-            await self._delete_many(namespace, [key for key, _ in rows])
-            total += len(rows)
+            total += await self._delete_many(namespace, [row[0] for row in rows])
         return total
 
     @abc.abstractmethod
     async def _namespaces(self, prefix: str) -> builtins.list[str]:
-        """Sorted namespaces starting with `prefix` that hold at least one live key."""
+        """Sorted namespaces starting with `prefix` that hold at least one live key; the
+        cost follows what matches, not the number of namespaces."""
 
     @abc.abstractmethod
-    async def _add(self, namespace: str, key: str, raw: Any, ttl: float | None) -> bool:
+    async def _add(self, namespace: str, key: str, stored: Any, ttl: float | None) -> bool:
         """Insert unless a live entry exists (an expired one is replaced); True if stored."""
 
     @abc.abstractmethod
     async def _replace_if(
-        self, namespace: str, key: str, expected: Any, raw: Any, ttl: float | None
+        self, namespace: str, key: str, expected: Any, stored: Any, ttl: float | None
     ) -> bool:
         """Replace the value only if the live entry still holds `expected` (as `_get` gave
-        it); True if replaced. `ttl` None keeps the entry's current expiry."""
+        it); True if replaced. `ttl` None keeps the entry's current expiry; `math.inf`
+        removes it."""
 
-    async def _sweep_expired(self) -> int:
-        """Delete some expired entries; return how many (default: the backend does it)."""
+    async def _sweep_batch(self, limit: int) -> int:
+        """Delete at most `limit` expired entries; return how many (default: the backend
+        reclaims expired entries itself)."""
         return 0
 
     @abc.abstractmethod
     async def _close(self) -> None:
         """Release what the driver owns; never close a borrowed pool or client."""
+
+
+def _finite(seconds: float | None) -> float | None:
+    """A ttl for writes that always set the expiry: `math.inf` ("never") becomes None."""
+    return None if seconds == math.inf else seconds
 
 
 def _checked_keys(keys: Iterable[str]) -> builtins.list[str]:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from radaros.storage.base import StorageDriver
-from radaros.storage.url import DEFAULT_URL, ENV_VAR, open_storage, url_secrets
+from radaros.storage.secrets import scrub, url_secrets
+from radaros.storage.url import DEFAULT_URL, ENV_VAR, open_storage
 
 __all__ = ["main"]
 
@@ -105,7 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # one line, never a traceback (SPEC "Command line")
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        for secret in secrets:
-            message = message.replace(secret, "***")
+        message = scrub(message, secrets)
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return EXIT_ERROR

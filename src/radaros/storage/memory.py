@@ -8,25 +8,44 @@ value refused here is refused by every other driver too.
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from radaros.storage.base import StorageDriver
+from radaros.storage.validate import split_query
 
 __all__ = ["InMemoryStorage"]
 
 BULK_SORT_THRESHOLD = 64
 
+_Stored = tuple[str, float | None]  # (JSON text, monotonic expiry or None)
+
 
 @dataclass
 class _Namespace:
-    values: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    values: dict[str, _Stored] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # sorted: prefix listing is a bisect
 
 
+def _is_live(entry: _Stored, now: float) -> bool:
+    expires_at = entry[1]
+    return expires_at is None or expires_at > now
+
+
+def _remaining(entry: _Stored, now: float) -> float:
+    return math.inf if entry[1] is None else entry[1] - now
+
+
+def _expiry(ttl: float | None) -> float | None:
+    return None if ttl is None or ttl == math.inf else time.monotonic() + ttl
+
+
 class InMemoryStorage(StorageDriver):
-    """A dict per namespace plus a sorted key list; expiry on the monotonic clock.
+    """A dict per namespace plus sorted key and namespace lists; expiry on the monotonic
+    clock.
 
     Safe for many tasks of one event loop (no operation awaits midway); not shared
     between threads or processes.
@@ -35,63 +54,79 @@ class InMemoryStorage(StorageDriver):
     def __init__(self) -> None:
         super().__init__()
         self._data: dict[str, _Namespace] = {}
+        self._names: list[str] = []  # sorted: namespaces(prefix) is a bisect
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        return (), split_query(url)[1]
 
     def _describe(self) -> str:
         return "memory://"
 
-    @staticmethod
-    def _is_live(entry: tuple[str, float | None], now: float) -> bool:
-        expires_at = entry[1]
-        return expires_at is None or expires_at > now
+    def _holds_resources(self) -> bool:
+        return False
 
-    @staticmethod
-    def _expiry(ttl: float | None) -> float | None:
-        return None if ttl is None else time.monotonic() + ttl
-
-    def _store(self, namespace: str, key: str, raw: str, expires_at: float | None) -> None:
+    def _space(self, namespace: str) -> _Namespace:
         space = self._data.get(namespace)
         if space is None:
             space = self._data[namespace] = _Namespace()
+            bisect.insort(self._names, namespace)
+        return space
+
+    def _forget_if_empty(self, namespace: str, space: _Namespace) -> None:
+        if not space.values:
+            del self._data[namespace]
+            del self._names[bisect.bisect_left(self._names, namespace)]
+
+    def _store(self, space: _Namespace, key: str, stored: str, expires_at: float | None) -> None:
         if key not in space.values:
             bisect.insort(space.keys, key)
-        space.values[key] = (raw, expires_at)
+        space.values[key] = (stored, expires_at)
 
-    def _remove(self, space: _Namespace, key: str) -> None:
-        if space.values.pop(key, None) is not None:
-            del space.keys[bisect.bisect_left(space.keys, key)]
-
-    async def _get(self, namespace: str, key: str) -> str | None:
+    def _live_entry(self, namespace: str, key: str) -> _Stored | None:
         space = self._data.get(namespace)
         entry = None if space is None else space.values.get(key)
-        if entry is None or not self._is_live(entry, time.monotonic()):
+        if entry is None or not _is_live(entry, time.monotonic()):
             return None
-        return entry[0]
+        return entry
+
+    async def _get(self, namespace: str, key: str) -> str | None:
+        entry = self._live_entry(namespace, key)
+        return None if entry is None else entry[0]
 
     async def _put_many(
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
-        expires_at = self._expiry(ttl)
-        space = self._data.get(namespace)
-        if space is None or len(items) < BULK_SORT_THRESHOLD:
-            for key, raw in items:
-                self._store(namespace, key, raw, expires_at)
+        expires_at = _expiry(ttl)
+        space = self._space(namespace)
+        if len(items) < BULK_SORT_THRESHOLD:
+            for key, stored in items:
+                self._store(space, key, stored, expires_at)
             return
         # Many new keys at once: one sort of the merged list beats an insort per key.
         new_keys = [key for key, _ in items if key not in space.values]
-        space.values.update((key, (raw, expires_at)) for key, raw in items)
+        space.values.update((key, (stored, expires_at)) for key, stored in items)
         if new_keys:
             space.keys.extend(new_keys)
             space.keys.sort()
 
-    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
         space = self._data.get(namespace)
-        if space is not None:
-            for key in keys:
-                self._remove(space, key)
+        if space is None:
+            return 0
+        now = time.monotonic()
+        live = 0
+        for key in keys:
+            entry = space.values.pop(key, None)
+            if entry is not None:
+                del space.keys[bisect.bisect_left(space.keys, key)]
+                live += _is_live(entry, now)
+        self._forget_if_empty(namespace, space)
+        return live
 
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[str, str, float]]:
         space = self._data.get(namespace)
         if space is None:
             return []
@@ -102,17 +137,28 @@ class InMemoryStorage(StorageDriver):
             else bisect.bisect_left(keys, prefix)
         )
         now = time.monotonic()
-        rows: list[tuple[str, str]] = []
+        rows: list[tuple[str, str, float]] = []
         for index in range(start, len(keys)):
             key = keys[index]
             if not key.startswith(prefix):
                 break
             entry = space.values[key]
-            if self._is_live(entry, now):
-                rows.append((key, entry[0]))
+            if _is_live(entry, now):
+                rows.append((key, entry[0], _remaining(entry, now)))
                 if limit is not None and len(rows) >= limit:
                     break
         return rows
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        entry = self._live_entry(namespace, key)
+        return None if entry is None else _remaining(entry, time.monotonic())
+
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        entry = self._live_entry(namespace, key)
+        if entry is None:
+            return False
+        self._data[namespace].values[key] = (entry[0], _expiry(ttl))
+        return True
 
     async def _count(self, namespace: str, prefix: str) -> int:
         return len(await self._page(namespace, prefix, None, None))
@@ -128,44 +174,50 @@ class InMemoryStorage(StorageDriver):
             del space.values[space.keys[end]]
             end += 1
         del space.keys[start:end]
+        self._forget_if_empty(namespace, space)
         return live
 
     async def _namespaces(self, prefix: str) -> list[str]:
         now = time.monotonic()
-        return sorted(
-            name
-            for name, space in self._data.items()
-            if name.startswith(prefix)
-            and any(self._is_live(entry, now) for entry in space.values.values())
-        )
+        names: list[str] = []
+        for index in range(bisect.bisect_left(self._names, prefix), len(self._names)):
+            name = self._names[index]
+            if not name.startswith(prefix):
+                break
+            if any(_is_live(entry, now) for entry in self._data[name].values.values()):
+                names.append(name)
+        return names
 
-    async def _add(self, namespace: str, key: str, raw: str, ttl: float | None) -> bool:
-        if await self._get(namespace, key) is not None:
+    async def _add(self, namespace: str, key: str, stored: str, ttl: float | None) -> bool:
+        if self._live_entry(namespace, key) is not None:
             return False
-        self._store(namespace, key, raw, self._expiry(ttl))
+        self._store(self._space(namespace), key, stored, _expiry(ttl))
         return True
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, raw: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
     ) -> bool:
-        space = self._data.get(namespace)
-        entry = None if space is None else space.values.get(key)
-        if entry is None or entry[0] != expected or not self._is_live(entry, time.monotonic()):
+        entry = self._live_entry(namespace, key)
+        if entry is None or entry[0] != expected:
             return False
-        self._store(namespace, key, raw, entry[1] if ttl is None else self._expiry(ttl))
+        expires_at = entry[1] if ttl is None else _expiry(ttl)
+        self._data[namespace].values[key] = (stored, expires_at)
         return True
 
-    async def _sweep_expired(self) -> int:
+    async def _sweep_batch(self, limit: int) -> int:
         now = time.monotonic()
         removed = 0
         for name, space in list(self._data.items()):
-            for key, entry in list(space.values.items()):
-                if not self._is_live(entry, now):
-                    self._remove(space, key)
-                    removed += 1
-            if not space.values:
-                del self._data[name]
+            expired = [key for key, entry in space.values.items() if not _is_live(entry, now)]
+            for key in expired[: limit - removed]:
+                del space.values[key]
+                del space.keys[bisect.bisect_left(space.keys, key)]
+                removed += 1
+            self._forget_if_empty(name, space)
+            if removed >= limit:
+                break
         return removed
 
     async def _close(self) -> None:
         self._data.clear()
+        self._names.clear()

@@ -21,7 +21,9 @@ never trust the TTL monitor (it runs about once a minute): every query filters `
 * Never-expiring entries carry the far-future date instead of no field: one range filter
   (`e > now`) stays index-friendly, where `$or` with `$exists` would not.
 * `now` is the server's clock: `hello.localTime` is read at `initialize()` (and every few
-  minutes), and the offset to the local clock applied, so instances with skewed clocks agree.
+  minutes, by one caller at a time while the others use the previous sample), and the
+  offset to the local clock applied, so instances with skewed clocks agree.
+* An expiry on or after 9999-12-31 is stored as that date: "never" (`ttl()` is `math.inf`).
 * `update`/`append` compare-and-swap on `_id` and the revision `r`, never on BSON equality
   (which treats 1 and 1.0 as equal).
 * Relies on MongoDB 5.0+ (field names with `.`/`$` inside `v` are never written anyway;
@@ -32,13 +34,15 @@ never trust the TTL monitor (it runs about once a minute): every query filters `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
+import inspect
+import math
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from radaros.storage.base import StorageDriver, wrap_error
+from radaros.storage.base import ErrorRule, StorageDriver
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
     StorageClosedError,
@@ -46,30 +50,54 @@ from radaros.storage.errors import (
     StorageError,
     ValueTooLargeError,
 )
-from radaros.storage.url import redact, url_secrets
-from radaros.storage.validate import prefix_upper_bound
+from radaros.storage.validate import prefix_upper_bound, split_query
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from pymongo import AsyncMongoClient
+    from pymongo.asynchronous.collection import AsyncCollection
+
+    Client = AsyncMongoClient[dict[str, Any]]
 
 __all__ = ["MongoDBStorage"]
 
 NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
-CLOSE_TIMEOUT_S = 5.0
+NEVER_S = NEVER.timestamp()
 CLOCK_REFRESH_S = 300.0
 NATIVE_MAX_BYTES = 1024 * 1024
 NATIVE_MAX_DEPTH = 50
 DUPLICATE_KEY = 11000
 _FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1}
+_PAGE_FIELDS = {**_FIELDS, "e": 1}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
-def _import_pymongo() -> Any:
+def _import_pymongo() -> ModuleType:
     try:
         import pymongo
     except ImportError:
         raise ImportError("MongoDBStorage needs pymongo: pip install 'radaros[mongodb]'") from None
     return pymongo
+
+
+def _expiry(now: dt.datetime, ttl: float | None) -> dt.datetime:
+    """now + ttl, or NEVER for None, `math.inf`, or anything on or after it (no overflow)."""
+    if ttl is None or now.timestamp() + ttl >= NEVER_S:
+        return NEVER
+    return now + dt.timedelta(seconds=ttl)
+
+
+def _remaining(expires_at: dt.datetime, now: dt.datetime) -> float:
+    return math.inf if expires_at >= NEVER else (expires_at - now).total_seconds()
+
+
+_SELECTION_NOISE = re.compile(r"( \(configured timeouts[^)]*\))?(, Timeout: .*)?$", re.DOTALL)
+
+
+def _selection_detail(exc: Exception) -> str:
+    """PyMongo's server-selection error without its topology dump: host and cause only."""
+    return _SELECTION_NOISE.sub("", str(exc).strip().splitlines()[0] if str(exc) else "")
 
 
 class _Stored(NamedTuple):
@@ -113,9 +141,11 @@ class MongoDBStorage(StorageDriver):
     # BSON documents are at most 16 MiB; keep room for ns, k and the other fields.
     max_value_bytes = 16 * 1024 * 1024 - 4096
 
+    binds_event_loop = True
+
     def __init__(
         self,
-        url_or_client: str | AsyncMongoClient[dict[str, Any]],
+        url_or_client: str | Client,
         *,
         database: str | None = None,
         collection: str = "radaros_kv",
@@ -140,6 +170,13 @@ class MongoDBStorage(StorageDriver):
         ]:
             if not seconds > 0:
                 raise ValueError(f"{name} must be > 0")
+        if isinstance(url_or_client, str):
+            (url_or_client,), found = self._split_url(url_or_client)
+            if found:
+                raise ValueError(
+                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
+                    "open_storage() or MongoDBStorage.from_url(), or give them as keywords"
+                )
         self._collection_name = collection
         self._database_name = database
         self._options = {
@@ -150,22 +187,29 @@ class MongoDBStorage(StorageDriver):
             "socketTimeoutMS": int(timeout_s * 1000),
             "tz_aware": True,
         }
-        if isinstance(url_or_client, str):
-            self._url: str | None = url_or_client
-            self._client: Any = None
-            self._owns_client = True
-        else:
-            self._url = None
-            self._client = url_or_client
-            self._owns_client = False
-        self._secrets = url_secrets(self._url) if self._url else []
-        self._collection: Any = None
+        self._client: Client | None = self._adopt(url_or_client)
+        self._collection: AsyncCollection[dict[str, Any]] | None = None
         self._clock_offset_s = 0.0
         self._clock_read_at = float("-inf")
+        self._is_reading_clock = False
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        """radaros's options leave the URL; every other one is PyMongo's and stays."""
+        names = {
+            name
+            for parameter in inspect.signature(cls).parameters.values()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            for name in (parameter.name, parameter.name.removesuffix("_s"))
+        }
+        rest, ours = split_query(url, names)
+        return (rest,), ours
 
     def _describe(self) -> str:
-        where = redact(self._url) if self._url else "borrowed client"
-        return f"{where} collection={self._collection_name}"
+        return f"{self._source()} collection={self._collection_name}"
+
+    def _holds_resources(self) -> bool:
+        return self._client is not None and self._owns_client
 
     # -- stored form -------------------------------------------------------------------------
 
@@ -193,53 +237,43 @@ class MongoDBStorage(StorageDriver):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _translate_error(self, exc: Exception) -> Exception:
+    def _error_rules(self) -> list[ErrorRule]:
         errors = self._pymongo.errors
-        if isinstance(exc, StorageError):
-            return exc
-        where = self._describe()
-        if isinstance(exc, errors.DocumentTooLarge):
-            return wrap_error(ValueTooLargeError, "document too large for MongoDB", exc)
-        if isinstance(exc, errors.OperationFailure) and exc.code in (10334, 17419, 17420):
-            return wrap_error(ValueTooLargeError, "document too large for MongoDB", exc)
-        if isinstance(
-            exc,
-            (
-                errors.ConnectionFailure,
+
+        def is_too_large(exc: Exception) -> bool:
+            return isinstance(exc, errors.OperationFailure) and exc.code in (10334, 17419, 17420)
+
+        return [
+            ErrorRule(errors.DocumentTooLarge, ValueTooLargeError, "document too large for {where}"),
+            ErrorRule(is_too_large, ValueTooLargeError, "document too large for {where}"),
+            ErrorRule(
                 errors.ServerSelectionTimeoutError,
-                errors.NetworkTimeout,
-                errors.ExecutionTimeout,
-                errors.WTimeoutError,
-                errors.WaitQueueTimeoutError,
-                OSError,
-                asyncio.TimeoutError,
-                TimeoutError,
-                errors.InvalidOperation,
+                StorageConnectionError,
+                "MongoDB unreachable at {where}",
+                _selection_detail,
             ),
-        ):
-            if self.is_closed:
-                return wrap_error(StorageClosedError, f"{self!r} is closed", exc, self._secrets)
-            if isinstance(exc, errors.InvalidOperation):
-                return wrap_error(StorageError, f"MongoDB error at {where}", exc, self._secrets)
-            return wrap_error(
-                StorageConnectionError, f"MongoDB unavailable at {where}", exc, self._secrets
-            )
-        if isinstance(exc, errors.PyMongoError):
-            return wrap_error(StorageError, f"MongoDB error at {where}", exc, self._secrets)
-        return exc
+            ErrorRule(
+                (
+                    errors.ConnectionFailure,
+                    errors.NetworkTimeout,
+                    errors.ExecutionTimeout,
+                    errors.WTimeoutError,
+                    errors.WaitQueueTimeoutError,
+                    OSError,
+                    asyncio.TimeoutError,
+                    TimeoutError,
+                ),
+                StorageConnectionError,
+                "MongoDB unavailable at {where}",
+            ),
+            ErrorRule(errors.PyMongoError, StorageError, "MongoDB error at {where}"),
+        ]
 
     async def _initialize(self) -> None:
         pymongo = self._pymongo
         if self._client is None:
-            try:
-                self._client = pymongo.AsyncMongoClient(self._url, **self._options)
-            except Exception as exc:  # an invalid URI may be echoed in the message
-                raise wrap_error(
-                    StorageConnectionError,
-                    f"cannot use {redact(self._url or '')}",
-                    exc,
-                    self._secrets,
-                ) from None
+            # An invalid URI may be echoed by PyMongo: the error table's wrap_error drops it.
+            self._client = pymongo.AsyncMongoClient(self._url, **self._options)
         database = (
             self._client.get_default_database(self._database_name or "radaros")
             if self._url and self._database_name is None
@@ -253,6 +287,7 @@ class MongoDBStorage(StorageDriver):
         await self._collection.create_index("e", expireAfterSeconds=0, name="expiry")
 
     async def _read_server_clock(self) -> None:
+        assert self._client is not None
         sent = time.time()
         reply = await self._client.admin.command("hello")
         received = time.time()
@@ -263,24 +298,26 @@ class MongoDBStorage(StorageDriver):
         self._clock_read_at = time.monotonic()
 
     async def _now(self) -> dt.datetime:
-        """The server's time: the local clock corrected by the offset read from `hello`."""
-        if time.monotonic() - self._clock_read_at > CLOCK_REFRESH_S:
-            await self._read_server_clock()
-        return dt.datetime.fromtimestamp(time.time() + self._clock_offset_s, dt.timezone.utc)
+        """The server's time: the local clock corrected by the offset read from `hello`.
 
-    async def _expiry(self, ttl: float | None) -> dt.datetime:
-        return NEVER if ttl is None else await self._now() + dt.timedelta(seconds=ttl)
+        When the sample is stale, one caller refreshes it; the others go on with the
+        previous offset (a few minutes old) instead of each sending its own `hello`.
+        """
+        if time.monotonic() - self._clock_read_at > CLOCK_REFRESH_S and not self._is_reading_clock:
+            self._is_reading_clock = True
+            try:
+                await self._read_server_clock()
+            finally:
+                self._is_reading_clock = False
+        return dt.datetime.fromtimestamp(time.time() + self._clock_offset_s, dt.timezone.utc)
 
     async def _close(self) -> None:
         client, self._client = self._client, None
         self._collection = None
-        if client is None or not self._owns_client:
-            return
-        # close() of a client whose server died can block for a long time: bound it.
-        with contextlib.suppress(asyncio.TimeoutError, Exception):
-            await asyncio.wait_for(client.close(), timeout=CLOSE_TIMEOUT_S)
+        # close() of a client whose server died can block for a long time: bounded.
+        await self._release(client, lambda: client.close(), lambda: None)  # type: ignore[union-attr]
 
-    def _live_collection(self) -> Any:
+    def _live_collection(self) -> AsyncCollection[dict[str, Any]]:
         if self._collection is None:
             raise StorageClosedError(f"{self!r} is closed")
         return self._collection
@@ -316,7 +353,7 @@ class MongoDBStorage(StorageDriver):
     async def _put_many(
         self, namespace: str, items: Sequence[tuple[str, _Stored]], ttl: float | None
     ) -> None:
-        expires_at = await self._expiry(ttl)
+        expires_at = _expiry(await self._now(), ttl)
         updates = []
         for key, stored in items:
             assigned, removed = self._fields(stored)
@@ -349,24 +386,50 @@ class MongoDBStorage(StorageDriver):
                     raise
         return None
 
-    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
+        # Only live documents are deleted (and counted, each by exactly one deleter);
+        # expired ones are invisible already and left to the TTL index.
         collection = self._live_collection()
+        live = {"$gt": await self._now()}
         if len(keys) == 1:
-            await collection.delete_one({"ns": namespace, "k": keys[0]})
+            result = await collection.delete_one({"ns": namespace, "k": keys[0], "e": live})
         else:
-            await collection.delete_many({"ns": namespace, "k": {"$in": list(keys)}})
+            result = await collection.delete_many(
+                {"ns": namespace, "k": {"$in": list(keys)}, "e": live}
+            )
+        return int(result.deleted_count)
 
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> list[tuple[str, _Stored]]:
-        query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
+    ) -> list[tuple[str, _Stored, float]]:
+        now = await self._now()
+        query: dict[str, Any] = {"ns": namespace, "e": {"$gt": now}}
         key_range = self._key_range(prefix, after)
         if key_range:
             query["k"] = key_range
-        cursor = self._live_collection().find(query, _FIELDS, sort=[("k", 1)], hint="ns_k_e")
+        cursor = self._live_collection().find(query, _PAGE_FIELDS, sort=[("k", 1)], hint="ns_k_e")
         if limit is not None:
             cursor = cursor.limit(limit)
-        return [(document["k"], self._from_document(document)) async for document in cursor]
+        return [
+            (document["k"], self._from_document(document), _remaining(document["e"], now))
+            async for document in cursor
+        ]
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        now = await self._now()
+        document = await self._live_collection().find_one(
+            {"ns": namespace, "k": key, "e": {"$gt": now}}, {"e": 1}
+        )
+        return None if document is None else _remaining(document["e"], now)
+
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        # The value is untouched, so the revision `r` stays: a concurrent update's
+        # compare-and-swap still succeeds.
+        now = await self._now()
+        result = await self._live_collection().update_one(
+            {"ns": namespace, "k": key, "e": {"$gt": now}}, {"$set": {"e": _expiry(now, ttl)}}
+        )
+        return bool(result.matched_count == 1)
 
     async def _count(self, namespace: str, prefix: str) -> int:
         query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
@@ -391,10 +454,10 @@ class MongoDBStorage(StorageDriver):
         names = await self._live_collection().distinct("ns", query)
         return sorted(names)
 
-    async def _add(self, namespace: str, key: str, raw: _Stored, ttl: float | None) -> bool:
+    async def _add(self, namespace: str, key: str, stored: _Stored, ttl: float | None) -> bool:
         now = await self._now()
-        assigned, removed = self._fields(raw)
-        expires_at = NEVER if ttl is None else now + dt.timedelta(seconds=ttl)
+        assigned, removed = self._fields(stored)
+        expires_at = _expiry(now, ttl)
         try:
             # Matches only an expired document; a live one makes the upsert insert, and the
             # unique (ns, k) index refuses it: exactly one concurrent add wins.
@@ -408,12 +471,12 @@ class MongoDBStorage(StorageDriver):
         return True
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: _Stored, raw: _Stored, ttl: float | None
+        self, namespace: str, key: str, expected: _Stored, stored: _Stored, ttl: float | None
     ) -> bool:
         now = await self._now()
-        assigned, removed = self._fields(raw)
+        assigned, removed = self._fields(stored)
         if ttl is not None:
-            assigned["e"] = now + dt.timedelta(seconds=ttl)
+            assigned["e"] = _expiry(now, ttl)
         result = await self._live_collection().update_one(
             {"_id": expected.document_id, "r": expected.revision, "e": {"$gt": now}},
             {"$set": assigned, "$unset": removed, "$inc": {"r": 1}},

@@ -27,35 +27,62 @@ advisory locks). Expiry uses the server's `now()`, so instances with skewed cloc
 from __future__ import annotations
 
 import asyncio
-import re
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from radaros.storage.base import StorageDriver, wrap_error
+from radaros.storage.base import ErrorRule, StorageDriver
+from radaros.storage.secrets import wrap_error
 from radaros.storage.errors import (
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     ValueTooLargeError,
 )
-from radaros.storage.url import redact, url_secrets
-from radaros.storage.validate import prefix_upper_bound
+from radaros.storage.validate import check_identifier, prefix_upper_bound, split_query
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import asyncpg
+
+    Pool = asyncpg.Pool[asyncpg.Record]
+    Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 __all__ = ["PostgresStorage"]
 
 SCHEMA_VERSION = 1
-CLOSE_TIMEOUT_S = 5.0
-SWEEP_BATCH = 1000
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _INIT_LOCK_KEY = 0x7261646172  # "radar": serializes concurrent initialize() across processes
+LIBPQ_PARAMETERS = frozenset(
+    {
+        "database",
+        "dbname",
+        "gsslib",
+        "host",
+        "krbsrvname",
+        "passfile",
+        "password",
+        "port",
+        "service",
+        "ssl_max_protocol_version",
+        "ssl_min_protocol_version",
+        "sslcert",
+        "sslcrl",
+        "sslkey",
+        "sslmode",
+        "sslnegotiation",
+        "sslpassword",
+        "sslrootcert",
+        "target_session_attrs",
+        "user",
+    }
+)
+"""libpq URL parameters asyncpg reads itself; they stay in the URL handed to it."""
 
 
-def _import_asyncpg() -> Any:
+def _import_asyncpg() -> ModuleType:
     try:
         import asyncpg
     except ImportError:
@@ -65,34 +92,34 @@ def _import_asyncpg() -> Any:
     return asyncpg
 
 
-def _quote_identifier(name: str, what: str) -> str:
-    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
-        raise ValueError(
-            f"{what} name must match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters), not {name!r}"
-        )
-    return f'"{name}"'
-
-
 async def _keep_session(connection: Any) -> None:
     """Pool reset hook: radaros leaves no session state, so skip asyncpg's reset query."""
+
+
+def _seconds(ttl: float | None) -> float | None:
+    """A ttl as the statements take it: None (or `math.inf`) is "never"."""
+    return None if ttl is None or ttl == math.inf else ttl
 
 
 class PostgresStorage(StorageDriver):
     """PostgreSQL through an asyncpg pool: its own (from a URL) or a borrowed one.
 
-    Options: `table`, `schema` (identifiers), `min_size`/`max_size` (pool size),
+    Options (keywords, or in the URL's query string through `open_storage`/`from_url`):
+    `table`, `schema` (identifiers), `min_size`/`max_size` (pool size),
     `acquire_timeout_s` (waiting for a free connection), `command_timeout_s` (one
-    statement, so a half-open socket cannot hang a call), `connect_timeout_s`, and
-    `pgbouncer=True` for PgBouncer in transaction mode (no prepared-statement cache), and
-    `application_name` (shown in pg_stat_activity; "radaros" by default).
+    statement, so a half-open socket cannot hang a call), `connect_timeout_s` (also
+    libpq's `connect_timeout`), `pgbouncer=True` for PgBouncer in transaction mode (no
+    prepared-statement cache), and `application_name` (shown in pg_stat_activity). libpq's
+    own parameters (`sslmode`, `sslrootcert`, ...) stay in the URL for asyncpg.
     """
 
     requires_initialize = True
+    binds_event_loop = True
     max_value_bytes = 256 * 1024 * 1024
 
     def __init__(
         self,
-        url_or_pool: str | asyncpg.Pool,
+        url_or_pool: str | Pool,
         *,
         table: str = "radaros_kv",
         schema: str = "public",
@@ -106,9 +133,9 @@ class PostgresStorage(StorageDriver):
     ) -> None:
         super().__init__()
         self._asyncpg = _import_asyncpg()
-        self._table_name = table
-        self._schema_name = schema
-        self._table = f"{_quote_identifier(schema, 'schema')}.{_quote_identifier(table, 'table')}"
+        self._table_name = check_identifier(table)
+        self._schema_name = check_identifier(schema, "schema")
+        self._table = f'"{schema}"."{table}"'
         if not 0 <= min_size <= max_size or max_size < 1:
             raise ValueError("pool sizes need 0 <= min_size <= max_size and max_size >= 1")
         for name, seconds in [
@@ -119,14 +146,13 @@ class PostgresStorage(StorageDriver):
             if not seconds > 0:
                 raise ValueError(f"{name} must be > 0")
         if isinstance(url_or_pool, str):
-            self._url: str | None = url_or_pool
-            self._pool: asyncpg.Pool | None = None
-            self._owns_pool = True
-        else:
-            self._url = None
-            self._pool = url_or_pool
-            self._owns_pool = False
-        self._secrets = url_secrets(self._url) if self._url else []
+            (url_or_pool,), found = self._split_url(url_or_pool)
+            if found:
+                raise ValueError(
+                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
+                    "open_storage() or PostgresStorage.from_url(), or give them as keywords"
+                )
+        self._pool: Pool | None = self._adopt(url_or_pool)
         self._pool_options = {
             "min_size": min_size,
             "max_size": max_size,
@@ -137,48 +163,63 @@ class PostgresStorage(StorageDriver):
             "server_settings": {"application_name": application_name},
         }
         self._acquire_timeout_s = acquire_timeout_s
-        self._sql = _Statements(
-            self._table, f"{table}_expiry", f"{_quote_identifier(schema, 'schema')}.radaros_meta"
-        )
+        self._sql = _Statements(self._table, f"{table}_expiry", f'"{schema}".radaros_meta')
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        scheme, separator, rest = url.partition("://")
+        if scheme.lower() == "postgresql+asyncpg":
+            url = f"postgresql{separator}{rest}"
+        names = {"table", "schema", "min_size", "max_size", "pgbouncer", "application_name"}
+        for timed in ("acquire_timeout", "command_timeout", "connect_timeout"):
+            names.update((timed, f"{timed}_s"))
+        url, ours = split_query(url, names)
+        unknown = sorted(set(split_query(url)[1]) - LIBPQ_PARAMETERS)
+        if unknown:
+            known = ", ".join(sorted(names | LIBPQ_PARAMETERS))
+            raise ValueError(
+                f"unknown option {unknown[0]!r} in the PostgreSQL URL; known options: {known}"
+            )
+        return (url,), ours
 
     def _describe(self) -> str:
-        where = redact(self._url) if self._url else "borrowed pool"
-        return f"{where} table={self._schema_name}.{self._table_name}"
+        source = self._source().replace("client", "pool")
+        return f"{source} table={self._schema_name}.{self._table_name}"
+
+    def _holds_resources(self) -> bool:
+        return self._pool is not None and self._owns_client
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _translate_error(self, exc: Exception) -> Exception:
+    def _error_rules(self) -> list[ErrorRule]:
         asyncpg = self._asyncpg
-        if isinstance(exc, StorageError):
-            return exc
-        if isinstance(exc, asyncpg.UndefinedTableError):
-            message = f"{self._describe()}: the table is missing; call await storage.initialize()"
-            return wrap_error(StorageError, message, exc, self._secrets)
-        if isinstance(exc, asyncpg.ProgramLimitExceededError):
-            return wrap_error(ValueTooLargeError, "value too large for PostgreSQL", exc)
-        if isinstance(
-            exc,
-            (
-                asyncpg.PostgresConnectionError,
-                asyncpg.InterfaceError,
-                OSError,
-                asyncio.TimeoutError,
-                TimeoutError,
-                asyncpg.CannotConnectNowError,
-                asyncpg.AdminShutdownError,
-                asyncpg.InternalClientError,
+        return [
+            ErrorRule(
+                asyncpg.UndefinedTableError,
+                StorageError,
+                "{where}: the table is missing; call await storage.initialize()",
             ),
-        ):
-            if self.is_closed:
-                return wrap_error(StorageClosedError, f"{self!r} is closed", exc, self._secrets)
-            message = f"PostgreSQL unavailable at {self._describe()}"
-            return wrap_error(StorageConnectionError, message, exc, self._secrets)
-        if isinstance(exc, asyncpg.PostgresError):
-            message = f"PostgreSQL error at {self._describe()}"
-            return wrap_error(StorageError, message, exc, self._secrets)
-        return exc
+            ErrorRule(
+                asyncpg.ProgramLimitExceededError, ValueTooLargeError, "value too large for {where}"
+            ),
+            ErrorRule(
+                (
+                    asyncpg.PostgresConnectionError,
+                    asyncpg.InterfaceError,
+                    asyncpg.CannotConnectNowError,
+                    asyncpg.AdminShutdownError,
+                    asyncpg.InternalClientError,
+                    OSError,
+                    asyncio.TimeoutError,
+                    TimeoutError,
+                ),
+                StorageConnectionError,
+                "PostgreSQL unavailable at {where}",
+            ),
+            ErrorRule(asyncpg.PostgresError, StorageError, "PostgreSQL error at {where}"),
+        ]
 
-    async def _acquire(self) -> tuple[Any, Any]:
+    async def _acquire(self) -> tuple[Pool, Connection]:
         """(pool, connection), waiting at most acquire_timeout_s for a free connection."""
         pool = self._pool
         if pool is None:
@@ -193,12 +234,13 @@ class PostgresStorage(StorageDriver):
             try:
                 self._pool = await self._asyncpg.create_pool(self._url, **self._pool_options)
             except Exception as exc:  # asyncpg raises many kinds here, some echo the DSN
-                raise wrap_error(
-                    StorageConnectionError,
-                    f"cannot connect to {redact(self._url or '')}",
-                    exc,
-                    self._secrets,
-                ) from None
+                error = wrap_error(
+                    StorageConnectionError, f"cannot connect to {self._source()}", exc, self._secrets
+                )
+            else:
+                error = None
+            if error is not None:  # raised here, not in the except: no secret in __context__
+                raise error
         pool, connection = await self._acquire()
         try:
             version = await self._schema_version(connection)
@@ -213,7 +255,7 @@ class PostgresStorage(StorageDriver):
                 f"({SCHEMA_VERSION}); upgrade radaros"
             )
 
-    async def _schema_version(self, connection: Any) -> int | None:
+    async def _schema_version(self, connection: Connection) -> int | None:
         """The recorded version of this table, or None if it has not been created yet.
 
         Read first, so a role with only SELECT/INSERT/UPDATE/DELETE on an existing table (no
@@ -228,7 +270,7 @@ class PostgresStorage(StorageDriver):
         exists = await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", self._table)
         return version if exists else None
 
-    async def _create_schema(self, connection: Any) -> None:
+    async def _create_schema(self, connection: Connection) -> None:
         async with connection.transaction():
             # A transaction-scoped advisory lock: concurrent CREATE ... IF NOT EXISTS can
             # still fail with a unique violation, and a session lock would outlive the
@@ -240,13 +282,8 @@ class PostgresStorage(StorageDriver):
 
     async def _close(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None or not self._owns_pool:
-            return
-        try:
-            # pool.close() waits for every in-flight query; bound it, then cut them off.
-            await asyncio.wait_for(pool.close(), timeout=CLOSE_TIMEOUT_S)
-        except (asyncio.TimeoutError, Exception):
-            pool.terminate()
+        # pool.close() waits for every in-flight query: bounded, then cut off.
+        await self._release(pool, lambda: pool.close(), lambda: pool.terminate())  # type: ignore[union-attr]
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         pool, connection = await self._acquire()
@@ -284,24 +321,32 @@ class PostgresStorage(StorageDriver):
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
         if len(items) == 1:
-            key, raw = items[0]
-            await self._execute(self._sql.put, namespace, key, raw, ttl)
+            key, stored = items[0]
+            await self._execute(self._sql.put, namespace, key, stored, ttl)
         else:
             keys = [key for key, _ in items]
-            raws = [raw for _, raw in items]
-            await self._execute(self._sql.put_many, namespace, keys, raws, ttl)
+            values = [stored for _, stored in items]
+            await self._execute(self._sql.put_many, namespace, keys, values, ttl)
 
-    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
         if len(keys) == 1:
-            await self._execute(self._sql.delete, namespace, keys[0])
-        else:
-            await self._execute(self._sql.delete_many, namespace, list(keys))
+            return int(await self._fetchval(self._sql.delete, namespace, keys[0]))
+        return int(await self._fetchval(self._sql.delete_many, namespace, list(keys)))
 
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> list[tuple[str, str]]:
-        sql, args = self._sql.range("key, value", namespace, prefix, after, limit)
-        return [(row[0], row[1]) for row in await self._fetch(sql, *args)]
+    ) -> list[tuple[str, str, float]]:
+        sql, args = self._sql.range(
+            f"key, value, {self._sql.remaining}", namespace, prefix, after, limit, ordered=True
+        )
+        return [(row[0], row[1], row[2]) for row in await self._fetch(sql, *args)]
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        rows = await self._fetch(self._sql.ttl, namespace, key)
+        return rows[0][0] if rows else None
+
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        return await self._fetchval(self._sql.touch, namespace, key, ttl) is not None
 
     async def _count(self, namespace: str, prefix: str) -> int:
         sql, args = self._sql.range("count(*)", namespace, prefix, None, None)
@@ -315,29 +360,24 @@ class PostgresStorage(StorageDriver):
         rows = await self._fetch(self._sql.namespaces, prefix, prefix_upper_bound(prefix))
         return [row[0] for row in rows]
 
-    async def _add(self, namespace: str, key: str, raw: str, ttl: float | None) -> bool:
-        return await self._fetchval(self._sql.add, namespace, key, raw, ttl) is not None
+    async def _add(self, namespace: str, key: str, stored: str, ttl: float | None) -> bool:
+        return await self._fetchval(self._sql.add, namespace, key, stored, ttl) is not None
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, raw: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
     ) -> bool:
         if ttl is None:
             result = await self._fetchval(
-                self._sql.replace_keep_expiry, namespace, key, expected, raw
+                self._sql.replace_keep_expiry, namespace, key, expected, stored
             )
         else:
             result = await self._fetchval(
-                self._sql.replace_new_expiry, namespace, key, expected, raw, ttl
+                self._sql.replace_new_expiry, namespace, key, expected, stored, _seconds(ttl)
             )
         return result is not None
 
-    async def _sweep_expired(self) -> int:
-        total = 0
-        while True:
-            removed = int(await self._fetchval(self._sql.sweep, SWEEP_BATCH))
-            total += removed
-            if removed < SWEEP_BATCH:
-                return total
+    async def _sweep_batch(self, limit: int) -> int:
+        return int(await self._fetchval(self._sql.sweep, limit))
 
 
 class _Statements:
@@ -347,7 +387,17 @@ class _Statements:
         self.table = table
         live = "(expires_at IS NULL OR expires_at > now())"
         self.live = live
-        expiry = "CASE WHEN $4::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $4) END"
+        # Seconds to live as float8; 'Infinity' for "never" (asyncpg returns math.inf).
+        self.remaining = (
+            "COALESCE(extract(epoch FROM expires_at - now())::float8, 'Infinity'::float8)"
+        )
+
+        def expiry(parameter: str) -> str:
+            return (
+                f"CASE WHEN {parameter}::float8 IS NULL THEN NULL "
+                f"ELSE now() + make_interval(secs => {parameter}) END"
+            )
+
         self.schema = [
             f"""CREATE TABLE IF NOT EXISTS {table} (
                 namespace text COLLATE "C" NOT NULL,
@@ -365,6 +415,9 @@ class _Statements:
         )
         self.read_version = f"SELECT version FROM {meta} WHERE name = $1"
         self.get = f"SELECT value FROM {table} WHERE namespace = $1 AND key = $2 AND {live}"
+        self.ttl = (
+            f"SELECT {self.remaining} FROM {table} WHERE namespace = $1 AND key = $2 AND {live}"
+        )
         self.get_many = (
             f"SELECT key, value FROM {table} WHERE namespace = $1 AND key = ANY($2::text[]) "
             f"AND {live}"
@@ -375,18 +428,29 @@ class _Statements:
         )
         self.put = (
             f"INSERT INTO {table} (namespace, key, value, expires_at) "
-            f"VALUES ($1, $2, $3, {expiry}) {upsert}"
+            f"VALUES ($1, $2, $3, {expiry('$4')}) {upsert}"
         )
         self.put_many = (
             f"INSERT INTO {table} (namespace, key, value, expires_at) "
-            f"SELECT $1, item.key, item.value, {expiry} "
+            f"SELECT $1, item.key, item.value, {expiry('$4')} "
             f"FROM unnest($2::text[], $3::text[]) AS item(key, value) {upsert}"
         )
-        self.delete = f"DELETE FROM {table} WHERE namespace = $1 AND key = $2"
-        self.delete_many = f"DELETE FROM {table} WHERE namespace = $1 AND key = ANY($2::text[])"
+        self.touch = (
+            f"UPDATE {table} SET expires_at = {expiry('$3')} "
+            f"WHERE namespace = $1 AND key = $2 AND {live} RETURNING 1"
+        )
+        gone = "SELECT count(*) FILTER (WHERE expires_at IS NULL OR expires_at > now()) FROM gone"
+        self.delete = (
+            f"WITH gone AS (DELETE FROM {table} WHERE namespace = $1 AND key = $2 "
+            f"RETURNING expires_at) {gone}"
+        )
+        self.delete_many = (
+            f"WITH gone AS (DELETE FROM {table} WHERE namespace = $1 AND key = ANY($2::text[]) "
+            f"RETURNING expires_at) {gone}"
+        )
         self.add = (
             f"INSERT INTO {table} AS current (namespace, key, value, expires_at) "
-            f"VALUES ($1, $2, $3, {expiry}) {upsert} "
+            f"VALUES ($1, $2, $3, {expiry('$4')}) {upsert} "
             "WHERE current.expires_at <= now() RETURNING 1"
         )
         self.replace_keep_expiry = (
@@ -394,7 +458,7 @@ class _Statements:
             f"WHERE namespace = $1 AND key = $2 AND value = $3 AND {live} RETURNING 1"
         )
         self.replace_new_expiry = (
-            f"UPDATE {table} SET value = $4, expires_at = now() + make_interval(secs => $5) "
+            f"UPDATE {table} SET value = $4, expires_at = {expiry('$5')} "
             f"WHERE namespace = $1 AND key = $2 AND value = $3 AND {live} RETURNING 1"
         )
         self.sweep = (
@@ -402,7 +466,8 @@ class _Statements:
             f"SELECT ctid FROM {table} WHERE expires_at <= now() LIMIT $1)) RETURNING 1) "
             "SELECT count(*) FROM gone"
         )
-        # A loose index scan: hop from namespace to namespace on the primary key index.
+        # A loose index scan: hop from namespace to namespace on the primary key index,
+        # stopping at the prefix's upper bound.
         self.namespaces = f"""
             WITH RECURSIVE names(name) AS (
                 SELECT (SELECT min(namespace) FROM {table} WHERE namespace >= $1)
@@ -416,7 +481,7 @@ class _Statements:
               AND EXISTS (SELECT 1 FROM {table} t WHERE t.namespace = names.name AND {live})
             ORDER BY name
         """
-        self._ranges: dict[tuple[str, bool, bool, bool, bool], str] = {}
+        self._ranges: dict[tuple[str, bool, bool, bool, bool, bool], str] = {}
 
     def _where(self, prefix: str, upper: str | None, after: str | None) -> tuple[str, list[Any]]:
         conditions = ["namespace = $1"]
@@ -433,18 +498,26 @@ class _Statements:
         return " AND ".join(conditions), args
 
     def range(
-        self, select: str, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        select: str,
+        namespace: str,
+        prefix: str,
+        after: str | None,
+        limit: int | None,
+        *,
+        ordered: bool = False,
     ) -> tuple[str, list[Any]]:
-        """`SELECT {select}` over live keys of a namespace starting with `prefix`, by key."""
+        """`SELECT {select}` over live keys of a namespace starting with `prefix` (by key
+        when `ordered`)."""
         upper = prefix_upper_bound(prefix)
         where, args = self._where(prefix, upper, after)
         args = [namespace, *args]
         shape = (select, bool(prefix), upper is not None, after is not None, limit is not None)
-        sql = self._ranges.get(shape)
+        sql = self._ranges.get((*shape, ordered))
         if sql is None:
-            order = " ORDER BY key" if select.startswith("key") else ""
+            order = " ORDER BY key" if ordered else ""
             limit_sql = f" LIMIT ${len(args) + 1}" if limit is not None else ""
-            sql = self._ranges[shape] = (
+            sql = self._ranges[(*shape, ordered)] = (
                 f"SELECT {select} FROM {self.table} WHERE {where} AND {self.live}{order}{limit_sql}"
             )
         if limit is not None:

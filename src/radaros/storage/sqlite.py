@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import queue
-import re
 import sqlite3
 import threading
 import time
@@ -32,14 +32,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from radaros.storage.base import StorageDriver, wrap_error
+from radaros.storage.base import ErrorRule, StorageDriver
 from radaros.storage.errors import (
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     ValueTooLargeError,
 )
-from radaros.storage.validate import prefix_upper_bound
+from radaros.storage.validate import check_identifier, prefix_upper_bound, split_query
 
 __all__ = ["SqliteStorage"]
 
@@ -49,25 +49,28 @@ BUSY_TIMEOUT_MS = 100
 """SQLite's own busy handler waits up to this per attempt; our loop retries to the deadline."""
 MAX_BATCH = 256
 """Most write jobs committed together."""
-SWEEP_BATCH = 1000
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+MAX_PARAMETERS = 500
+"""Keys bound in one `IN (...)` (SQLite's default limit is 999 or 32766 by version)."""
 
 T = TypeVar("T")
 Connection = sqlite3.Connection
 
 
-def check_identifier(name: str, what: str = "table") -> str:
-    """A SQL identifier radaros may interpolate: letters, digits, underscore; ValueError else."""
-    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
-        raise ValueError(
-            f"{what} name must match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters), not {name!r}"
-        )
-    return name
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
+def _is_busy(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _is_too_big(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.Error) and "too big" in str(exc).lower()
+
+
+def _expiry(now: float, ttl: float | None) -> float | None:
+    return None if ttl is None or ttl == math.inf else now + ttl
+
+
+def _remaining(expires_at: float | None, now: float) -> float:
+    return math.inf if expires_at is None else expires_at - now
 
 
 @dataclass
@@ -278,6 +281,8 @@ class SqliteStorage(StorageDriver):
         super().__init__()
         self._path = os.fspath(path)
         self._table = check_identifier(table)
+        if isinstance(synchronous, str):
+            synchronous = synchronous.upper()  # type: ignore[assignment]
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
         if lock_timeout_s <= 0:
@@ -285,12 +290,25 @@ class SqliteStorage(StorageDriver):
         self._worker = _Worker(self._path, synchronous, lock_timeout_s)
         self._sql = _Statements(self._table)
 
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        rest, options = split_query(url)
+        path = rest.partition("://")[2]
+        if not path.startswith("/") or len(path) < 2:
+            raise ValueError(
+                "SQLite URLs are sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            )
+        return (path[1:],), options
+
     @property
     def path(self) -> str:
         return self._path
 
     def _describe(self) -> str:
         return f"sqlite:///{self._path}"
+
+    def _holds_resources(self) -> bool:
+        return self._worker.is_started and not self._worker.is_stopped
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -303,18 +321,17 @@ class SqliteStorage(StorageDriver):
         self._worker.submit(_Job(work, write, loop, future))
         return future
 
-    def _translate_error(self, exc: Exception) -> Exception:
-        if not isinstance(exc, sqlite3.Error):
-            return exc
-        text = str(exc).lower()
-        if "too big" in text:
-            return wrap_error(ValueTooLargeError, "value too large for SQLite", exc)
-        if isinstance(exc, sqlite3.OperationalError):
-            message = f"SQLite failed on {self._path!r}"
-            if _is_busy(exc):
-                message += " (another connection held the lock past lock_timeout_s)"
-            return wrap_error(StorageConnectionError, message, exc)
-        return wrap_error(StorageError, f"SQLite failed on {self._path!r}", exc)
+    def _error_rules(self) -> list[ErrorRule]:
+        return [
+            ErrorRule(_is_too_big, ValueTooLargeError, "value too large for SQLite"),
+            ErrorRule(
+                _is_busy,
+                StorageConnectionError,
+                "SQLite on {where}: another connection held the lock past lock_timeout_s",
+            ),
+            ErrorRule(sqlite3.OperationalError, StorageConnectionError, "SQLite failed on {where}"),
+            ErrorRule(sqlite3.Error, StorageError, "SQLite failed on {where}"),
+        ]
 
     async def _initialize(self) -> None:
         self._worker.start()
@@ -357,8 +374,8 @@ class SqliteStorage(StorageDriver):
             now = time.time()
             found: dict[str, str] = {}
             distinct = list(dict.fromkeys(keys))
-            for start in range(0, len(distinct), 500):
-                chunk = distinct[start : start + 500]
+            for start in range(0, len(distinct), MAX_PARAMETERS):
+                chunk = distinct[start : start + MAX_PARAMETERS]
                 sql = self._sql.get_many(len(chunk))
                 found.update(connection.execute(sql, (namespace, now, *chunk)).fetchall())
             return [found.get(key) for key in keys]
@@ -369,32 +386,60 @@ class SqliteStorage(StorageDriver):
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
         def work(connection: Connection) -> None:
-            expires_at = None if ttl is None else time.time() + ttl
+            expires_at = _expiry(time.time(), ttl)
             if len(items) == 1:
-                key, raw = items[0]
-                connection.execute(self._sql.put, (namespace, key, raw, expires_at))
+                key, stored = items[0]
+                connection.execute(self._sql.put, (namespace, key, stored, expires_at))
             else:
                 connection.executemany(
-                    self._sql.put, [(namespace, key, raw, expires_at) for key, raw in items]
+                    self._sql.put, [(namespace, key, stored, expires_at) for key, stored in items]
                 )
 
         await self._run(work, write=True)
 
-    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> None:
-        def work(connection: Connection) -> None:
-            connection.executemany(self._sql.delete, [(namespace, key) for key in keys])
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
+        def work(connection: Connection) -> int:
+            # One write transaction: the count and the delete see the same rows.
+            now = time.time()
+            live = 0
+            for start in range(0, len(keys), MAX_PARAMETERS):
+                chunk = keys[start : start + MAX_PARAMETERS]
+                count_sql, delete_sql = self._sql.delete_many(len(chunk))
+                live += connection.execute(count_sql, (namespace, now, *chunk)).fetchone()[0]
+                connection.execute(delete_sql, (namespace, *chunk))
+            return live
 
-        await self._run(work, write=True)
+        return await self._run(work, write=True)
 
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> list[tuple[str, str]]:
-        sql, params = self._sql.range("SELECT key, value", namespace, prefix, after, limit)
+    ) -> list[tuple[str, str, float]]:
+        sql, params = self._sql.range(
+            "SELECT key, value, expires_at", namespace, prefix, after, limit, ordered=True
+        )
 
-        def work(connection: Connection) -> list[tuple[str, str]]:
-            return connection.execute(sql, (time.time(), *params)).fetchall()
+        def work(connection: Connection) -> list[tuple[str, str, float]]:
+            now = time.time()
+            rows = connection.execute(sql, (now, *params)).fetchall()
+            return [(key, stored, _remaining(expires_at, now)) for key, stored, expires_at in rows]
 
         return await self._run(work, write=False)
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        def work(connection: Connection) -> float | None:
+            now = time.time()
+            row = connection.execute(self._sql.expiry, (namespace, key, now)).fetchone()
+            return None if row is None else _remaining(row[0], now)
+
+        return await self._run(work, write=False)
+
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        def work(connection: Connection) -> bool:
+            now = time.time()
+            params = (_expiry(now, ttl), namespace, key, now)
+            return connection.execute(self._sql.touch, params).rowcount == 1
+
+        return await self._run(work, write=True)
 
     async def _count(self, namespace: str, prefix: str) -> int:
         sql, params = self._sql.range("SELECT count(*)", namespace, prefix, None, None)
@@ -426,40 +471,34 @@ class SqliteStorage(StorageDriver):
 
         return await self._run(work, write=False)
 
-    async def _add(self, namespace: str, key: str, raw: str, ttl: float | None) -> bool:
+    async def _add(self, namespace: str, key: str, stored: str, ttl: float | None) -> bool:
         def work(connection: Connection) -> bool:
             now = time.time()
-            expires_at = None if ttl is None else now + ttl
-            cursor = connection.execute(self._sql.add, (namespace, key, raw, expires_at, now))
-            return cursor.rowcount == 1
+            params = (namespace, key, stored, _expiry(now, ttl), now)
+            return connection.execute(self._sql.add, params).rowcount == 1
 
         return await self._run(work, write=True)
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, raw: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
     ) -> bool:
         def work(connection: Connection) -> bool:
             now = time.time()
             if ttl is None:
-                params: tuple[Any, ...] = (raw, namespace, key, expected, now)
+                params: tuple[Any, ...] = (stored, namespace, key, expected, now)
                 cursor = connection.execute(self._sql.replace_keep_expiry, params)
             else:
-                params = (raw, now + ttl, namespace, key, expected, now)
+                params = (stored, _expiry(now, ttl), namespace, key, expected, now)
                 cursor = connection.execute(self._sql.replace_new_expiry, params)
             return cursor.rowcount == 1
 
         return await self._run(work, write=True)
 
-    async def _sweep_expired(self) -> int:
+    async def _sweep_batch(self, limit: int) -> int:
         def work(connection: Connection) -> int:
-            return connection.execute(self._sql.sweep, (time.time(), SWEEP_BATCH)).rowcount
+            return connection.execute(self._sql.sweep, (time.time(), limit)).rowcount
 
-        total = 0
-        while (removed := await self._run(work, write=True)) > 0:
-            total += removed
-            if removed < SWEEP_BATCH:
-                break
-        return total
+        return await self._run(work, write=True)
 
 
 class _Statements:
@@ -485,12 +524,15 @@ class _Statements:
             "ON CONFLICT (name) DO NOTHING",
         ]
         self.get = f"SELECT value FROM {table} WHERE namespace = ? AND key = ? AND {live}"
+        self.expiry = f"SELECT expires_at FROM {table} WHERE namespace = ? AND key = ? AND {live}"
         self.put = (
             f"INSERT INTO {table} (namespace, key, value, expires_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
             "expires_at = excluded.expires_at"
         )
-        self.delete = f"DELETE FROM {table} WHERE namespace = ? AND key = ?"
+        self.touch = (
+            f"UPDATE {table} SET expires_at = ? WHERE namespace = ? AND key = ? AND {live}"
+        )
         self.add = (
             f"INSERT INTO {table} (namespace, key, value, expires_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
@@ -509,19 +551,21 @@ class _Statements:
         )
         # A loose index scan: jump from one namespace to the next on the primary key index
         # instead of reading every row (SQLite docs: "skip-scan"; a recursive CTE does it).
+        # The recursion stops at the prefix's upper bound, so namespaces after it cost nothing.
         self.namespaces = f"""
             WITH RECURSIVE names(name) AS (
-                SELECT (SELECT min(namespace) FROM {table} WHERE namespace >= ?)
+                SELECT (SELECT min(namespace) FROM {table} WHERE namespace >= ?1)
                 UNION ALL
                 SELECT (SELECT min(namespace) FROM {table} WHERE namespace > names.name)
-                FROM names WHERE names.name IS NOT NULL
+                FROM names WHERE names.name IS NOT NULL AND (?2 IS NULL OR names.name < ?3)
             )
             SELECT name FROM names
-            WHERE name IS NOT NULL AND (? IS NULL OR name < ?)
-              AND EXISTS (SELECT 1 FROM {table} WHERE namespace = name AND {live})
+            WHERE name IS NOT NULL AND (?2 IS NULL OR name < ?3)
+              AND EXISTS (SELECT 1 FROM {table} WHERE namespace = name AND {live.replace("?", "?4")})
         """
         self._get_many: dict[int, str] = {}
-        self._ranges: dict[tuple[str, bool, bool, bool, bool], str] = {}
+        self._delete_many: dict[int, tuple[str, str]] = {}
+        self._ranges: dict[tuple[str, bool, bool, bool, bool, bool], str] = {}
 
     def get_many(self, count: int) -> str:
         sql = self._get_many.get(count)
@@ -533,12 +577,30 @@ class _Statements:
             )
         return sql
 
-    def range(
-        self, select: str, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> tuple[str, tuple[Any, ...]]:
-        """A `select` over the live keys of a namespace that start with `prefix`, in order.
+    def delete_many(self, count: int) -> tuple[str, str]:
+        """(count the live ones, delete all) for `count` keys."""
+        pair = self._delete_many.get(count)
+        if pair is None:
+            marks = ",".join("?" * count)
+            pair = self._delete_many[count] = (
+                f"SELECT count(*) FROM {self.table} WHERE namespace = ? AND {self.live} "
+                f"AND key IN ({marks})",
+                f"DELETE FROM {self.table} WHERE namespace = ? AND key IN ({marks})",
+            )
+        return pair
 
-        The liveness test comes first, so callers pass `(now, *params)`."""
+    def range(
+        self,
+        select: str,
+        namespace: str,
+        prefix: str,
+        after: str | None,
+        limit: int | None,
+        *,
+        ordered: bool = False,
+    ) -> tuple[str, tuple[Any, ...]]:
+        """A `select` over the live keys of a namespace that start with `prefix` (by key
+        when `ordered`). The liveness test comes first, so callers pass `(now, *params)`."""
         upper = prefix_upper_bound(prefix)
         shape = (select, bool(prefix), upper is not None, after is not None, limit is not None)
         params: list[Any] = [namespace]
@@ -550,7 +612,7 @@ class _Statements:
             params.append(after)
         if limit is not None:
             params.append(limit)
-        sql = self._ranges.get(shape)
+        sql = self._ranges.get((*shape, ordered))
         if sql is None:
             where = [self.live, "namespace = ?"]
             if prefix:
@@ -559,9 +621,9 @@ class _Statements:
                     where.append("key < ?")
             if after is not None:
                 where.append("key > ?")
-            order = " ORDER BY key" if select.startswith("SELECT key") else ""
+            order = " ORDER BY key" if ordered else ""
             limit_sql = " LIMIT ?" if limit is not None else ""
-            sql = self._ranges[shape] = (
+            sql = self._ranges[(*shape, ordered)] = (
                 f"{select} FROM {self.table} WHERE {' AND '.join(where)}{order}{limit_sql}"
             )
         return sql, tuple(params)

@@ -6,24 +6,38 @@ refused identically everywhere and nothing is written.
 
 from __future__ import annotations
 
+import inspect
 import math
-from datetime import timedelta
-from typing import Union
+import re
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import unquote
 
 from radaros.storage.errors import InvalidKeyError
 
 __all__ = [
     "MAX_KEY_BYTES",
     "MAX_NAMESPACE_BYTES",
+    "NEVER_EXPIRES_AT",
     "TTL",
+    "check_identifier",
     "check_key",
     "check_namespace",
     "check_prefix",
     "check_ttl",
+    "coerce_options",
     "prefix_upper_bound",
+    "scheme_of",
+    "split_query",
 ]
 
-TTL = Union[int, float, timedelta]  # noqa: UP007 (a runtime alias must work on Python 3.10)
+TTL = int | float | timedelta
+
+NEVER_EXPIRES_AT = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+"""An expiry after this instant (Unix seconds) means "never": every backend can store it."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 MAX_NAMESPACE_BYTES = 256
 MAX_KEY_BYTES = 1024
@@ -76,7 +90,11 @@ def check_prefix(prefix: object) -> str:
 
 
 def check_ttl(ttl: object) -> float | None:
-    """Seconds as a positive finite float, or None for no expiry."""
+    """Seconds as a positive float, or None for no expiry.
+
+    Any finite number or timedelta > 0 is accepted; one whose expiry would fall after
+    9999-12-31T23:59:59Z becomes `math.inf` ("never"), so no backend ever sees an overflow.
+    """
     if ttl is None:
         return None
     if isinstance(ttl, timedelta):
@@ -87,7 +105,64 @@ def check_ttl(ttl: object) -> float | None:
         raise ValueError(f"ttl must be seconds (int or float) or a timedelta, not {ttl!r}")
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"ttl must be greater than 0 and finite, not {ttl!r}")
+    if seconds >= NEVER_EXPIRES_AT - time.time():
+        return math.inf
     return seconds
+
+
+def check_identifier(name: object, what: str = "table") -> str:
+    """A SQL identifier radaros may interpolate: letters, digits, underscore; ValueError else."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ValueError(
+            f"{what} name must match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters), not {name!r}"
+        )
+    return name
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce_options(
+    driver_class: type, raw: Mapping[str, str], where: str
+) -> dict[str, Any]:
+    """Constructor keywords from URL query parameters (`where` names the URL, redacted).
+
+    A parameter `x` matches the keyword `x`, or `x_s` for a duration in seconds (so
+    `connect_timeout=5` sets `connect_timeout_s`). Values take the type of the keyword's
+    default. An unknown parameter raises ValueError naming it and the known ones.
+    """
+    parameters = {
+        name: parameter
+        for name, parameter in inspect.signature(driver_class).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    options: dict[str, Any] = {}
+    for name, text in raw.items():
+        keyword = name if name in parameters else f"{name}_s"
+        parameter = parameters.get(keyword)
+        if parameter is None:
+            known = ", ".join(sorted(parameters))
+            raise ValueError(f"unknown option {name!r} in {where}; known options: {known}")
+        options[keyword] = _convert(text, parameter.default, name)
+    return options
+
+
+def _convert(text: str, default: Any, name: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            lowered = text.lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ValueError
+            return lowered in _TRUE
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = type(default).__name__
+        raise ValueError(f"option {name!r} must be a {kind}, not {text!r}") from None
+    return text
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -107,3 +182,36 @@ def prefix_upper_bound(prefix: str) -> str | None:
         if code <= _LAST_CODE_POINT:
             return "".join(chars) + chr(code)
     return None
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme, lower case ("" when it has none)."""
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else ""
+
+
+def split_query(url: str, names: set[str] | None = None) -> tuple[str, dict[str, str]]:
+    """`(url without the taken parameters, {name: value})`.
+
+    With `names`, only those parameters are taken (the rest stay in the URL exactly as
+    written); without, all are. Call `check_userinfo` first: a `?` in a password would
+    otherwise start the query.
+    """
+    base, question, query = url.partition("?")
+    if not question:
+        return url, {}
+    taken: dict[str, str] = {}
+    kept: list[str] = []
+    for segment in query.split("&"):
+        if not segment:
+            continue
+        raw_name, _, raw_value = segment.partition("=")
+        name = unquote(raw_name.replace("+", " "))
+        if names is None or name in names:
+            taken[name] = unquote(raw_value.replace("+", " "))
+        else:
+            kept.append(segment)
+    return (f"{base}?{'&'.join(kept)}" if kept else base), taken

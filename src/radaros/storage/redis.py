@@ -1,0 +1,577 @@
+"""`RedisStorage`: Redis (or Valkey), standalone or Redis Cluster, on redis-py's asyncio client.
+
+Key layout, for the prefix `P` (default "radaros") and a namespace `N`:
+
+```
+P:{N'}:v   hash         key -> the value's JSON text
+P:{N'}:k   sorted set   every key, score 0: ZRANGEBYLEX gives code point order and prefixes
+P:{N'}:x   sorted set   keys that expire, score = expiry in ms on the server's clock (TIME)
+P:namespaces  sorted set, score 0: the namespaces (lexicographic, for namespaces(prefix))
+```
+`N'` is the namespace with `%`, `{` and `}` percent-encoded: the hash tag `{N'}` puts every
+key of one namespace in one cluster slot (so each script stays atomic), and no namespace
+character can end the tag early or make two namespaces share keys. Redis compares members
+byte by byte, and UTF-8 byte order is code point order.
+
+* Every operation is one Lua script on the namespace's slot (one round trip): the script
+  reads the server's clock, so expired entries are absent from the moment they expire, on
+  every instance. Writes reclaim a few expired entries of their namespace as they go; a
+  background sweep reclaims the rest namespace by namespace. Never KEYS, never SCAN.
+* `P:namespaces` lists namespaces that may hold keys; `namespaces()` checks each
+  candidate in the prefix's range. Standalone, scripts keep it exact. In a cluster it
+  lives in another slot, so a write that fills an empty namespace adds it in a second
+  round trip, and the sweep removes emptied ones (removal, re-check, re-add if refilled).
+* Durability is the server's: with `appendonly yes` and `appendfsync always` an
+  acknowledged write survives a crash of the server; with the default `everysec` up to
+  a second of writes may be lost; with persistence off, everything is lost on restart.
+* Client retries are off: a write whose reply was lost is never sent twice (an `add`
+  must not win twice). A failed call raises StorageConnectionError; the next one
+  reconnects (and, in a cluster, finds the new primary after a failover).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from radaros.storage.base import ErrorRule, StorageDriver
+from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
+from radaros.storage.validate import prefix_upper_bound, split_query
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from redis.asyncio import Redis, RedisCluster
+    from redis.commands.core import AsyncScript
+
+    Client = Redis | RedisCluster
+
+__all__ = ["RedisStorage"]
+
+MAX_ARGUMENTS = 1000
+"""Keys per script call: Lua's `unpack` limit is ~8000 values, and shorter scripts keep
+the server responsive."""
+WRITE_PURGE = 8
+"""Expired entries of its namespace that each write reclaims on the way."""
+SWEEP_NAMESPACES = 200
+"""Namespaces one background sweep step visits."""
+CLUSTER_TRUE = {"1", "true", "yes", "on"}
+
+_PRELUDE = """
+local values, keys, expiries = KEYS[1], KEYS[2], KEYS[3]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local function is_live(expiry)
+  return not expiry or tonumber(expiry) > now
+end
+local function purge(count)
+  local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, count)
+  if #gone > 0 then
+    redis.call('HDEL', values, unpack(gone))
+    redis.call('ZREM', keys, unpack(gone))
+    redis.call('ZREM', expiries, unpack(gone))
+  end
+  return #gone
+end
+local function set_expiry(key, ttl)
+  if ttl == '' then
+    redis.call('ZREM', expiries, key)
+  else
+    redis.call('ZADD', expiries, now + tonumber(ttl), key)
+  end
+end
+local function remember()
+  if redis.call('EXISTS', keys) == 1 then return 0 end
+  if KEYS[4] then redis.call('ZADD', KEYS[4], 0, ARGV[1]) end
+  return 1
+end
+local function forget_if_empty()
+  if KEYS[4] and redis.call('EXISTS', keys) == 0 then redis.call('ZREM', KEYS[4], ARGV[1]) end
+end
+"""
+# KEYS: values, keys, expiries[, namespace index (standalone only)]; ARGV[1] = namespace.
+
+_GET = """
+local value = redis.call('HGET', values, ARGV[2])
+if not value or not is_live(redis.call('ZSCORE', expiries, ARGV[2])) then return false end
+return value
+"""
+_GET_MANY = """
+local wanted = {unpack(ARGV, 2)}
+local found = redis.call('HMGET', values, unpack(wanted))
+local times = redis.call('ZMSCORE', expiries, unpack(wanted))
+for i = 1, #wanted do
+  if found[i] and not is_live(times[i]) then found[i] = false end
+end
+return found
+"""
+_PUT = """
+purge(WRITE_PURGE)
+local fresh = remember()
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', values, ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', keys, 0, ARGV[i])
+  set_expiry(ARGV[i], ARGV[2])
+end
+return fresh
+"""
+_DELETE = """
+local live = 0
+for i = 2, #ARGV do
+  local key = ARGV[i]
+  if redis.call('HDEL', values, key) == 1 then
+    if is_live(redis.call('ZSCORE', expiries, key)) then live = live + 1 end
+    redis.call('ZREM', keys, key)
+    redis.call('ZREM', expiries, key)
+  end
+end
+forget_if_empty()
+return live
+"""
+_PAGE = """
+local start, stop, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local rows, found = {}, 0
+while found < limit do
+  local wanted = limit - found
+  local batch = redis.call('ZRANGEBYLEX', keys, start, stop, 'LIMIT', 0, wanted)
+  if #batch == 0 then break end
+  local batch_values = redis.call('HMGET', values, unpack(batch))
+  local times = redis.call('ZMSCORE', expiries, unpack(batch))
+  for i = 1, #batch do
+    if batch_values[i] and is_live(times[i]) then
+      found = found + 1
+      rows[#rows + 1] = batch[i]
+      rows[#rows + 1] = batch_values[i]
+      rows[#rows + 1] = times[i] and tostring(tonumber(times[i]) - now) or 'inf'
+    end
+  end
+  if #batch < wanted then break end
+  start = '(' .. batch[#batch]
+end
+return rows
+"""
+_TTL = """
+if redis.call('HEXISTS', values, ARGV[2]) == 0 then return false end
+local expiry = redis.call('ZSCORE', expiries, ARGV[2])
+if not expiry then return 'inf' end
+if tonumber(expiry) <= now then return false end
+return tostring(tonumber(expiry) - now)
+"""
+_TOUCH = """
+if redis.call('HEXISTS', values, ARGV[2]) == 0 then return 0 end
+if not is_live(redis.call('ZSCORE', expiries, ARGV[2])) then return 0 end
+set_expiry(ARGV[2], ARGV[3])
+return 1
+"""
+_COUNT = """
+while purge(1000) == 1000 do end
+forget_if_empty()
+return redis.call('ZLEXCOUNT', keys, ARGV[2], ARGV[3])
+"""
+_CLEAR = """
+local batch = redis.call('ZRANGEBYLEX', keys, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local live = 0
+if #batch > 0 then
+  local times = redis.call('ZMSCORE', expiries, unpack(batch))
+  for i = 1, #batch do
+    if is_live(times[i]) then live = live + 1 end
+  end
+  redis.call('HDEL', values, unpack(batch))
+  redis.call('ZREM', keys, unpack(batch))
+  redis.call('ZREM', expiries, unpack(batch))
+end
+forget_if_empty()
+return {live, #batch}
+"""
+_ADD = """
+local key = ARGV[2]
+if redis.call('HEXISTS', values, key) == 1
+   and is_live(redis.call('ZSCORE', expiries, key)) then
+  return -1
+end
+purge(WRITE_PURGE)
+local fresh = remember()
+redis.call('HSET', values, key, ARGV[3])
+redis.call('ZADD', keys, 0, key)
+set_expiry(key, ARGV[4])
+return fresh
+"""
+_REPLACE_IF = """
+local key = ARGV[2]
+if redis.call('HGET', values, key) ~= ARGV[3]
+   or not is_live(redis.call('ZSCORE', expiries, key)) then
+  return 0
+end
+redis.call('HSET', values, key, ARGV[4])
+if ARGV[5] ~= 'keep' then set_expiry(key, ARGV[5]) end
+return 1
+"""
+_LIVE_COUNT = """
+return redis.call('ZCARD', keys) - redis.call('ZCOUNT', expiries, '-inf', now)
+"""
+_PURGE = """
+local removed = purge(tonumber(ARGV[2]))
+forget_if_empty()
+return {removed, redis.call('EXISTS', keys)}
+"""
+_SCRIPTS = {
+    "get": _GET,
+    "get_many": _GET_MANY,
+    "put": _PUT,
+    "delete": _DELETE,
+    "page": _PAGE,
+    "ttl": _TTL,
+    "touch": _TOUCH,
+    "count": _COUNT,
+    "clear": _CLEAR,
+    "add": _ADD,
+    "replace_if": _REPLACE_IF,
+    "live_count": _LIVE_COUNT,
+    "purge": _PURGE,
+}
+REDIS_URL_PARAMETERS = frozenset(
+    {
+        "db",
+        "health_check_interval",
+        "protocol",
+        "ssl_ca_certs",
+        "ssl_cert_reqs",
+        "ssl_certfile",
+        "ssl_check_hostname",
+        "ssl_keyfile",
+        "ssl_min_version",
+        "client_name",
+        "retry_on_timeout",
+    }
+)
+"""Query parameters redis-py's `from_url` reads itself; they stay in the URL."""
+
+
+def _import_redis() -> ModuleType:
+    try:
+        import redis.asyncio
+    except ImportError:
+        raise ImportError("RedisStorage needs redis-py: pip install 'radaros[redis]'") from None
+    return redis
+
+
+def _escape(namespace: str) -> str:
+    """The namespace inside a hash tag: `%`, `{` and `}` percent-encoded (injective)."""
+    return namespace.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _milliseconds(ttl: float | None) -> str:
+    """A ttl as the scripts take it: '' for never, else milliseconds."""
+    return "" if ttl is None or ttl == math.inf else repr(ttl * 1000)
+
+
+def _seconds(remaining: str) -> float:
+    return math.inf if remaining == "inf" else float(remaining) / 1000
+
+
+def _lex_range(prefix: str, after: str | None) -> tuple[str, str]:
+    """ZRANGEBYLEX bounds for keys starting with `prefix` and greater than `after`."""
+    if after is not None and after >= prefix:
+        start = f"({after}"
+    else:
+        start = f"[{prefix}" if prefix else "-"
+    upper = prefix_upper_bound(prefix)
+    return start, "+" if upper is None else f"({upper}"
+
+
+class RedisStorage(StorageDriver):
+    """Redis or Valkey through redis-py: its own client (from a URL) or a borrowed one.
+
+    Options: `prefix` (first part of every key radaros writes, so its keys stay apart
+    from the application's; no `{` or `}`), `cluster=True` for Redis Cluster (also
+    `?cluster=true` in the URL), `max_connections`, `connect_timeout_s`, `timeout_s`
+    (bound on every reply, so a half-open socket cannot hang a call). A borrowed client
+    (`redis.asyncio.Redis` or `RedisCluster`) needs `decode_responses=True`. Needs Redis
+    6.2 or newer (ZMSCORE).
+    """
+
+    requires_initialize = True
+    binds_event_loop = True
+    max_value_bytes = 256 * 1024 * 1024
+
+    def __init__(
+        self,
+        url_or_client: str | Client,
+        *,
+        prefix: str = "radaros",
+        cluster: bool = False,
+        max_connections: int = 50,
+        connect_timeout_s: float = 10.0,
+        timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self._redis = _import_redis()
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix must be a non-empty str without '{{' or '}}', not {prefix!r}")
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        for name, seconds in [("connect_timeout_s", connect_timeout_s), ("timeout_s", timeout_s)]:
+            if not seconds > 0:
+                raise ValueError(f"{name} must be > 0")
+        if isinstance(url_or_client, str):
+            (url_or_client,), found = self._split_url(url_or_client)
+            found.pop("cluster", None)  # the URL may say what the keyword says
+            if found:
+                raise ValueError(
+                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
+                    "open_storage() or RedisStorage.from_url(), or give them as keywords"
+                )
+        else:
+            cluster = isinstance(url_or_client, self._redis.asyncio.RedisCluster)
+            if not url_or_client.get_encoder().decode_responses:
+                raise ValueError("a borrowed Redis client needs decode_responses=True")
+        self._client: Client | None = self._adopt(url_or_client)
+        self._prefix = prefix
+        self._is_cluster = cluster
+        self._index = f"{prefix}:namespaces"
+        self._options: dict[str, Any] = {
+            "decode_responses": True,
+            "max_connections": max_connections,
+            "socket_connect_timeout": connect_timeout_s,
+            "socket_timeout": timeout_s,
+        }
+        self._scripts: dict[str, AsyncScript] = {}
+        self._sweep_after = ""
+        self._pool: Any = None
+        # redis-py's cluster client raises MaxConnectionsError instead of waiting for a free
+        # connection: calls beyond max_connections wait here instead.
+        self._slots = asyncio.Semaphore(max_connections) if cluster else None
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        names = {"prefix", "cluster", "max_connections", "connect_timeout", "timeout"}
+        names |= {"connect_timeout_s", "timeout_s"}
+        url, ours = split_query(url, names)
+        unknown = sorted(set(split_query(url)[1]) - REDIS_URL_PARAMETERS)
+        if unknown:
+            known = ", ".join(sorted(names | REDIS_URL_PARAMETERS))
+            raise ValueError(
+                f"unknown option {unknown[0]!r} in the Redis URL; known options: {known}"
+            )
+        return (url,), ours
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisStorage:
+        """A driver for `url`; `?cluster=true` (or `cluster=True`) for a Redis Cluster."""
+        return super().from_url(url, **options)
+
+    def _describe(self) -> str:
+        topology = "cluster" if self._is_cluster else "standalone"
+        return f"{self._source()} {topology} prefix={self._prefix}"
+
+    def _holds_resources(self) -> bool:
+        return self._client is not None and self._owns_client
+
+    def _error_rules(self) -> list[ErrorRule]:
+        errors = self._redis.exceptions
+        return [
+            ErrorRule(
+                (
+                    errors.ConnectionError,
+                    errors.TimeoutError,
+                    errors.ClusterDownError,
+                    errors.TryAgainError,
+                    errors.MasterDownError,
+                    errors.ReadOnlyError,
+                    errors.RedisClusterException,
+                    OSError,
+                    TimeoutError,
+                ),
+                StorageConnectionError,
+                "Redis unavailable at {where}",
+            ),
+            ErrorRule(errors.RedisError, StorageError, "Redis error at {where}"),
+        ]
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _initialize(self) -> None:
+        redis = self._redis
+        if self._client is None:
+            retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
+            if self._is_cluster:
+                self._client = redis.asyncio.RedisCluster.from_url(
+                    self._url, retry=retry, **self._options
+                )
+            else:
+                # A blocking pool: beyond max_connections, calls wait for a free connection.
+                self._pool = redis.asyncio.BlockingConnectionPool.from_url(
+                    self._url,
+                    timeout=self._options["socket_connect_timeout"],
+                    retry=retry,
+                    **self._options,
+                )
+                self._client = redis.asyncio.Redis(connection_pool=self._pool, retry=retry)
+        client = self._client
+        assert client is not None
+        self._scripts = {
+            name: client.register_script(_PRELUDE + body.replace("WRITE_PURGE", str(WRITE_PURGE)))
+            for name, body in _SCRIPTS.items()
+        }
+        await client.ping()
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        pool, self._pool = self._pool, None
+
+        async def close() -> None:
+            await client.aclose()  # type: ignore[union-attr]
+            if pool is not None:
+                await pool.disconnect()
+
+        await self._release(client, close, lambda: None)
+
+    def _keys(self, namespace: str, *, writes: bool = False) -> list[str]:
+        """The namespace's keys (one slot); standalone writes also get the namespace index."""
+        tag = f"{self._prefix}:{{{_escape(namespace)}}}"
+        keys = [f"{tag}:v", f"{tag}:k", f"{tag}:x"]
+        if writes and not self._is_cluster:
+            keys.append(self._index)
+        return keys
+
+    async def _run(self, name: str, namespace: str, *args: Any, writes: bool = False) -> Any:
+        """Run one script on the namespace's slot: one round trip."""
+        client = self._client
+        if client is None:
+            raise StorageClosedError(f"{self!r} is closed")
+        script = self._scripts[name]
+        keys = self._keys(namespace, writes=writes)
+        if self._slots is None:
+            return await script(keys, [namespace, *args], client=client)
+        async with self._slots:
+            return await script(keys, [namespace, *args], client=client)
+
+    async def _remember(self, namespace: str, is_fresh: Any) -> None:
+        """Cluster: a write that filled an empty namespace lists it in the index."""
+        if is_fresh == 1 and self._is_cluster and self._client is not None:
+            await self._client.zadd(self._index, {namespace: 0})
+
+    # -- primitives --------------------------------------------------------------------------
+
+    async def _get(self, namespace: str, key: str) -> str | None:
+        value: str | None = await self._run("get", namespace, key)
+        return value
+
+    async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        found: list[str | None] = []
+        for start in range(0, len(keys), MAX_ARGUMENTS):
+            found.extend(await self._run("get_many", namespace, *keys[start : start + MAX_ARGUMENTS]))
+        return found
+
+    async def _put_many(
+        self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
+    ) -> None:
+        ttl_ms = _milliseconds(ttl)
+        for start in range(0, len(items), MAX_ARGUMENTS):
+            pairs = [part for item in items[start : start + MAX_ARGUMENTS] for part in item]
+            is_fresh = await self._run("put", namespace, ttl_ms, *pairs, writes=True)
+            await self._remember(namespace, is_fresh)
+
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
+        live = 0
+        for start in range(0, len(keys), MAX_ARGUMENTS):
+            chunk = keys[start : start + MAX_ARGUMENTS]
+            live += int(await self._run("delete", namespace, *chunk, writes=True))
+        return live
+
+    async def _page(
+        self, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, str, float]]:
+        rows: list[tuple[str, str, float]] = []
+        while True:
+            wanted = MAX_ARGUMENTS if limit is None else min(MAX_ARGUMENTS, limit - len(rows))
+            start, stop = _lex_range(prefix, after)
+            flat = await self._run("page", namespace, start, stop, wanted)
+            for index in range(0, len(flat), 3):
+                rows.append((flat[index], flat[index + 1], _seconds(flat[index + 2])))
+            if len(flat) < 3 * wanted or (limit is not None and len(rows) >= limit):
+                return rows
+            after = rows[-1][0]
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        remaining = await self._run("ttl", namespace, key)
+        return None if remaining is None else _seconds(remaining)
+
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        return int(await self._run("touch", namespace, key, _milliseconds(ttl))) == 1
+
+    async def _count(self, namespace: str, prefix: str) -> int:
+        start, stop = _lex_range(prefix, None)
+        return int(await self._run("count", namespace, start, stop, writes=True))
+
+    async def _clear(self, namespace: str, prefix: str) -> int:
+        start, stop = _lex_range(prefix, None)
+        live = 0
+        while True:
+            removed_live, removed = await self._run(
+                "clear", namespace, start, stop, MAX_ARGUMENTS, writes=True
+            )
+            live += int(removed_live)
+            if int(removed) < MAX_ARGUMENTS:
+                return live
+
+    async def _namespaces(self, prefix: str) -> list[str]:
+        assert self._client is not None
+        names: list[str] = []
+        after: str | None = None
+        while True:
+            start, stop = _lex_range(prefix, after)
+            candidates: list[str] = await self._client.zrangebylex(
+                self._index, start, stop, start=0, num=MAX_ARGUMENTS
+            )
+            if not candidates:
+                return names
+            counts = await self._live_counts(candidates)
+            names.extend(name for name, count in zip(candidates, counts, strict=True) if count > 0)
+            if len(candidates) < MAX_ARGUMENTS:
+                return names
+            after = candidates[-1]
+
+    async def _live_counts(self, names: list[str]) -> list[int]:
+        """Live keys of each namespace, a few requests in flight at a time."""
+        counts: list[int] = []
+        for start in range(0, len(names), 16):
+            chunk = names[start : start + 16]
+            counts.extend(await asyncio.gather(*(self._run("live_count", n) for n in chunk)))
+        return counts
+
+    async def _add(self, namespace: str, key: str, stored: str, ttl: float | None) -> bool:
+        result = await self._run("add", namespace, key, stored, _milliseconds(ttl), writes=True)
+        if result == -1:
+            return False
+        await self._remember(namespace, result)
+        return True
+
+    async def _replace_if(
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
+    ) -> bool:
+        mode = "keep" if ttl is None else _milliseconds(ttl)
+        return int(await self._run("replace_if", namespace, key, expected, stored, mode)) == 1
+
+    async def _sweep_batch(self, limit: int) -> int:
+        """Reclaim expired entries of the next namespaces in the index (cycling through it);
+        in a cluster, also unlist namespaces that are empty."""
+        assert self._client is not None
+        start, stop = _lex_range("", self._sweep_after or None)
+        candidates: list[str] = await self._client.zrangebylex(
+            self._index, start, stop, start=0, num=SWEEP_NAMESPACES
+        )
+        self._sweep_after = candidates[-1] if len(candidates) == SWEEP_NAMESPACES else ""
+        removed = 0
+        for name in candidates:
+            purged, has_keys = await self._run("purge", name, limit, writes=True)
+            removed += int(purged)
+            if self._is_cluster and not has_keys:
+                # Unlist, then look again: a write that refilled it meanwhile is listed back.
+                await self._client.zrem(self._index, name)
+                _, has_keys = await self._run("purge", name, 0, writes=True)
+                if has_keys:
+                    await self._client.zadd(self._index, {name: 0})
+        return removed
