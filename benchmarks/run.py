@@ -643,7 +643,7 @@ async def scan_in_fresh_process(storage: StorageDriver) -> dict[str, Any]:
     elif isinstance(storage, MongoDBStorage):
         url = storage._url or ""
         options = {
-            "database": storage._collection.database.name,
+            "database": storage._live_collection().database.name,
             "collection": storage._collection_name,
         }
     else:

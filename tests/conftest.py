@@ -1,9 +1,11 @@
 """Test drivers on real backends.
 
-SQLite uses a file in a temp dir. PostgreSQL and MongoDB are real servers from
-`tests/servers.py` (embedded PostgreSQL 18, SecantusDB), or the ones named by
-RADAROS_TEST_POSTGRES_URL / RADAROS_TEST_MONGODB_URL. Each test gets its own table or
-collection. A missing server skips locally and fails when RADAROS_REQUIRE_ALL_DRIVERS=1.
+SQLite uses a file in a temp dir. PostgreSQL, MongoDB and Redis are real servers from
+`tests/servers.py` (embedded PostgreSQL 18, SecantusDB, redis-server standalone and a
+3 + 3 cluster), or the ones named by RADAROS_TEST_POSTGRES_URL, RADAROS_TEST_MONGODB_URL,
+RADAROS_TEST_REDIS_URL and RADAROS_TEST_REDIS_CLUSTER_URL. Each test gets its own table,
+collection or key prefix. A missing server skips locally and fails when
+RADAROS_REQUIRE_ALL_DRIVERS=1.
 """
 
 from __future__ import annotations
@@ -26,21 +28,19 @@ from radaros.storage import (
     InMemoryStorage,
     MongoDBStorage,
     PostgresStorage,
+    RedisStorage,
     SqliteStorage,
     StorageDriver,
 )
-from tests.servers import SecantusServer
+from tests.servers import RedisCluster, RedisServer, SecantusServer
 
-DRIVERS = [
-    "memory",
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("mongodb", marks=pytest.mark.mongodb),
-]
 SERVER_DRIVERS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("mongodb", marks=pytest.mark.mongodb),
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis_cluster", marks=pytest.mark.redis),
 ]
+DRIVERS = ["memory", "sqlite", *SERVER_DRIVERS]
 TEST_LOCALE = "en_US.UTF-8"
 
 _unique = itertools.count()
@@ -197,6 +197,45 @@ def mongodb() -> Iterator[MongoTarget]:
     server.close()
 
 
+@dataclass
+class RedisTarget:
+    """Where Redis tests run; `server` is None for an external URL."""
+
+    url: str
+    server: RedisServer | RedisCluster | None
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisTarget]:
+    """A standalone Redis with AOF fsync on every write: RADAROS_TEST_REDIS_URL, else one of
+    our own."""
+    url = os.environ.get("RADAROS_TEST_REDIS_URL")
+    if url:
+        yield RedisTarget(url, None)
+        return
+    try:
+        server = RedisServer()
+    except Exception as exc:
+        unavailable(f"redis-server unavailable: {type(exc).__name__}: {exc}")
+    yield RedisTarget(server.url, server)
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisTarget]:
+    """A Redis Cluster (3 primaries, 3 replicas): RADAROS_TEST_REDIS_CLUSTER_URL, else ours."""
+    url = os.environ.get("RADAROS_TEST_REDIS_CLUSTER_URL")
+    if url:
+        yield RedisTarget(url, None)
+        return
+    try:
+        cluster = RedisCluster()
+    except Exception as exc:
+        unavailable(f"Redis cluster unavailable: {type(exc).__name__}: {exc}")
+    yield RedisTarget(cluster.url, cluster)
+    cluster.close()
+
+
 def mongodb_url(base_url: str, database: str) -> str:
     """The server URL with `database` as its path (query string kept)."""
     head, question, query = base_url.partition("?")
@@ -225,6 +264,11 @@ def driver_factory(
         collection = unique_name()
         options.setdefault("server_selection_timeout_s", 5)
         return lambda: MongoDBStorage(url, collection=collection, **options)
+    if name in ("redis", "redis_cluster"):
+        redis_target: RedisTarget = request.getfixturevalue(name)
+        prefix = unique_name("radaros")
+        cluster = name == "redis_cluster"
+        return lambda: RedisStorage(redis_target.url, prefix=prefix, cluster=cluster, **options)
     raise ValueError(f"unknown driver {name}")
 
 

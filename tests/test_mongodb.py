@@ -80,12 +80,14 @@ async def test_indexes_unique_key_and_ttl(
 
 async def test_expiry_is_on_the_server_clock(storage: MongoDBStorage) -> None:
     """The clock offset comes from hello.localTime; expiries are server time + ttl."""
+    assert storage._client is not None
     reply = await storage._client.admin.command("hello")
     server_now = reply["localTime"].replace(tzinfo=dt.timezone.utc)
     assert abs((await storage._now() - server_now).total_seconds()) < 1.0
     storage._clock_offset_s += 3600  # as if this machine's clock were an hour behind
     await storage.set("ns", "k", 1, ttl=60)
-    document = await storage._collection.find_one({"k": "k"})
+    document = await storage._live_collection().find_one({"k": "k"})
+    assert document is not None
     expires_at = document["e"].replace(tzinfo=dt.timezone.utc)
     assert (expires_at - server_now).total_seconds() > 3600
 
@@ -94,13 +96,13 @@ async def test_database_from_url_path_keyword_or_default(mongodb: MongoTarget) -
     """The database is the URL's path, else database=, else radaros."""
     collection = unique_name()
     async with MongoDBStorage(mongodb_url(mongodb.url, "from_path"), collection=collection) as s:
-        assert s._collection.database.name == "from_path"
+        assert s._live_collection().database.name == "from_path"
     async with MongoDBStorage(
         mongodb_url(mongodb.url, ""), database="from_kw", collection=collection
     ) as s:
-        assert s._collection.database.name == "from_kw"
+        assert s._live_collection().database.name == "from_kw"
     async with MongoDBStorage(mongodb_url(mongodb.url, ""), collection=collection) as s:
-        assert s._collection.database.name == "radaros"
+        assert s._live_collection().database.name == "radaros"
 
 
 async def test_borrowed_client_is_left_open(client: AsyncMongoClient[dict[str, Any]]) -> None:

@@ -1075,7 +1075,7 @@ async def plant(storage: StorageDriver, hostile: list[str]) -> None:
             )
     elif isinstance(storage, MongoDBStorage):
         for i, text in enumerate(hostile):
-            await storage._collection.update_one(
+            await storage._live_collection().update_one(
                 {"k": f"k{i}"}, {"$set": {"j": text}, "$unset": {"v": ""}}
             )
 

@@ -11,7 +11,7 @@ import pytest
 import radaros
 import radaros.storage
 from radaros.storage import InMemoryStorage, SqliteStorage, open_storage
-from radaros.storage.url import redact, url_secrets
+from radaros.storage.secrets import redact, url_secrets
 
 
 def test_public_names_are_sorted_and_complete() -> None:

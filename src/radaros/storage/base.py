@@ -58,7 +58,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, ParamSpec,
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
     StorageClosedError,
-    StorageConnectionError,
     StorageError,
     StorageNotInitializedError,
 )
@@ -624,9 +623,7 @@ class StorageDriver(abc.ABC):
                     result = await result
                 stored = self._dump(result)
                 if current is None:
-                    swapped = await self._call(
-                        self._add, namespace, key, stored, _finite(seconds)
-                    )
+                    swapped = await self._call(self._add, namespace, key, stored, _finite(seconds))
                 else:
                     swapped = await self._call(
                         self._replace_if, namespace, key, current, stored, seconds
@@ -726,7 +723,10 @@ class StorageDriver(abc.ABC):
         else:
             error_class, message = StorageError, f"{type(self).__name__} failed at {{where}}"
         if self.is_closed:  # whatever failed in flight failed because of close()
-            error_class, message = StorageClosedError, f"{type(self).__name__} is closed ({{where}})"
+            error_class, message = (
+                StorageClosedError,
+                f"{type(self).__name__} is closed ({{where}})",
+            )
         return wrap_error(error_class, message.format(where=where), exc, self._secrets, detail)
 
     # -- primitives --------------------------------------------------------------------------

@@ -244,7 +244,9 @@ class MongoDBStorage(StorageDriver):
             return isinstance(exc, errors.OperationFailure) and exc.code in (10334, 17419, 17420)
 
         return [
-            ErrorRule(errors.DocumentTooLarge, ValueTooLargeError, "document too large for {where}"),
+            ErrorRule(
+                errors.DocumentTooLarge, ValueTooLargeError, "document too large for {where}"
+            ),
             ErrorRule(is_too_large, ValueTooLargeError, "document too large for {where}"),
             ErrorRule(
                 errors.ServerSelectionTimeoutError,
@@ -287,9 +289,11 @@ class MongoDBStorage(StorageDriver):
         await self._collection.create_index("e", expireAfterSeconds=0, name="expiry")
 
     async def _read_server_clock(self) -> None:
-        assert self._client is not None
+        client = self._client
+        if client is None:
+            raise StorageClosedError(f"{self!r} is closed")
         sent = time.time()
-        reply = await self._client.admin.command("hello")
+        reply = await client.admin.command("hello")
         received = time.time()
         server_time: dt.datetime = reply["localTime"]
         if server_time.tzinfo is None:

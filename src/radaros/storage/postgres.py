@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from radaros.storage.base import ErrorRule, StorageDriver
-from radaros.storage.secrets import wrap_error
 from radaros.storage.errors import (
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     ValueTooLargeError,
 )
+from radaros.storage.secrets import wrap_error
 from radaros.storage.validate import check_identifier, prefix_upper_bound, split_query
 
 if TYPE_CHECKING:
@@ -234,8 +234,11 @@ class PostgresStorage(StorageDriver):
             try:
                 self._pool = await self._asyncpg.create_pool(self._url, **self._pool_options)
             except Exception as exc:  # asyncpg raises many kinds here, some echo the DSN
-                error = wrap_error(
-                    StorageConnectionError, f"cannot connect to {self._source()}", exc, self._secrets
+                error: StorageError | None = wrap_error(
+                    StorageConnectionError,
+                    f"cannot connect to {self._source()}",
+                    exc,
+                    self._secrets,
                 )
             else:
                 error = None
@@ -512,12 +515,19 @@ class _Statements:
         upper = prefix_upper_bound(prefix)
         where, args = self._where(prefix, upper, after)
         args = [namespace, *args]
-        shape = (select, bool(prefix), upper is not None, after is not None, limit is not None)
-        sql = self._ranges.get((*shape, ordered))
+        shape = (
+            select,
+            bool(prefix),
+            upper is not None,
+            after is not None,
+            limit is not None,
+            ordered,
+        )
+        sql = self._ranges.get(shape)
         if sql is None:
             order = " ORDER BY key" if ordered else ""
             limit_sql = f" LIMIT ${len(args) + 1}" if limit is not None else ""
-            sql = self._ranges[(*shape, ordered)] = (
+            sql = self._ranges[shape] = (
                 f"SELECT {select} FROM {self.table} WHERE {where} AND {self.live}{order}{limit_sql}"
             )
         if limit is not None:

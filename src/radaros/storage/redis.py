@@ -32,11 +32,12 @@ byte by byte, and UTF-8 byte order is code point order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from radaros.storage.base import ErrorRule, StorageDriver
+from radaros.storage.base import CLOSE_TIMEOUT_S, ErrorRule, StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
 from radaros.storage.validate import prefix_upper_bound, split_query
 
@@ -327,7 +328,7 @@ class RedisStorage(StorageDriver):
             cluster = isinstance(url_or_client, self._redis.asyncio.RedisCluster)
             if not url_or_client.get_encoder().decode_responses:
                 raise ValueError("a borrowed Redis client needs decode_responses=True")
-        self._client: Client | None = self._adopt(url_or_client)
+        self._client: Client | None = self._adopt(url_or_client)  # type: ignore[assignment]
         self._prefix = prefix
         self._is_cluster = cluster
         self._index = f"{prefix}:namespaces"
@@ -409,8 +410,7 @@ class RedisStorage(StorageDriver):
                     **self._options,
                 )
                 self._client = redis.asyncio.Redis(connection_pool=self._pool, retry=retry)
-        client = self._client
-        assert client is not None
+        client = self._live_client()
         self._scripts = {
             name: client.register_script(_PRELUDE + body.replace("WRITE_PURGE", str(WRITE_PURGE)))
             for name, body in _SCRIPTS.items()
@@ -422,11 +422,26 @@ class RedisStorage(StorageDriver):
         pool, self._pool = self._pool, None
 
         async def close() -> None:
+            if self._slots is not None:
+                # Let calls in flight finish first (bounded): redis-py's cluster client can
+                # open a socket after aclose() when a connect was under way.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._drain(), CLOSE_TIMEOUT_S / 2)
             await client.aclose()  # type: ignore[union-attr]
             if pool is not None:
                 await pool.disconnect()
 
         await self._release(client, close, lambda: None)
+
+    async def _drain(self) -> None:
+        for _ in range(self._options["max_connections"]):
+            await self._slots.acquire()  # type: ignore[union-attr]
+
+    def _live_client(self) -> Client:
+        client = self._client
+        if client is None:
+            raise StorageClosedError(f"{self!r} is closed")
+        return client
 
     def _keys(self, namespace: str, *, writes: bool = False) -> list[str]:
         """The namespace's keys (one slot); standalone writes also get the namespace index."""
@@ -438,20 +453,20 @@ class RedisStorage(StorageDriver):
 
     async def _run(self, name: str, namespace: str, *args: Any, writes: bool = False) -> Any:
         """Run one script on the namespace's slot: one round trip."""
-        client = self._client
-        if client is None:
-            raise StorageClosedError(f"{self!r} is closed")
+        client = self._live_client()
         script = self._scripts[name]
         keys = self._keys(namespace, writes=writes)
         if self._slots is None:
             return await script(keys, [namespace, *args], client=client)
         async with self._slots:
+            if self._client is not client:  # closed while this call waited for a slot
+                raise StorageClosedError(f"{self!r} is closed")
             return await script(keys, [namespace, *args], client=client)
 
     async def _remember(self, namespace: str, is_fresh: Any) -> None:
         """Cluster: a write that filled an empty namespace lists it in the index."""
-        if is_fresh == 1 and self._is_cluster and self._client is not None:
-            await self._client.zadd(self._index, {namespace: 0})
+        if is_fresh == 1 and self._is_cluster:
+            await self._live_client().zadd(self._index, {namespace: 0})
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -462,7 +477,9 @@ class RedisStorage(StorageDriver):
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
         found: list[str | None] = []
         for start in range(0, len(keys), MAX_ARGUMENTS):
-            found.extend(await self._run("get_many", namespace, *keys[start : start + MAX_ARGUMENTS]))
+            found.extend(
+                await self._run("get_many", namespace, *keys[start : start + MAX_ARGUMENTS])
+            )
         return found
 
     async def _put_many(
@@ -518,12 +535,11 @@ class RedisStorage(StorageDriver):
                 return live
 
     async def _namespaces(self, prefix: str) -> list[str]:
-        assert self._client is not None
         names: list[str] = []
         after: str | None = None
         while True:
             start, stop = _lex_range(prefix, after)
-            candidates: list[str] = await self._client.zrangebylex(
+            candidates: list[Any] = await self._live_client().zrangebylex(
                 self._index, start, stop, start=0, num=MAX_ARGUMENTS
             )
             if not candidates:
@@ -558,9 +574,9 @@ class RedisStorage(StorageDriver):
     async def _sweep_batch(self, limit: int) -> int:
         """Reclaim expired entries of the next namespaces in the index (cycling through it);
         in a cluster, also unlist namespaces that are empty."""
-        assert self._client is not None
+        client = self._live_client()
         start, stop = _lex_range("", self._sweep_after or None)
-        candidates: list[str] = await self._client.zrangebylex(
+        candidates: list[Any] = await client.zrangebylex(
             self._index, start, stop, start=0, num=SWEEP_NAMESPACES
         )
         self._sweep_after = candidates[-1] if len(candidates) == SWEEP_NAMESPACES else ""
@@ -570,8 +586,8 @@ class RedisStorage(StorageDriver):
             removed += int(purged)
             if self._is_cluster and not has_keys:
                 # Unlist, then look again: a write that refilled it meanwhile is listed back.
-                await self._client.zrem(self._index, name)
+                await client.zrem(self._index, name)
                 _, has_keys = await self._run("purge", name, 0, writes=True)
                 if has_keys:
-                    await self._client.zadd(self._index, {name: 0})
+                    await client.zadd(self._index, {name: 0})
         return removed

@@ -530,9 +530,7 @@ class _Statements:
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
             "expires_at = excluded.expires_at"
         )
-        self.touch = (
-            f"UPDATE {table} SET expires_at = ? WHERE namespace = ? AND key = ? AND {live}"
-        )
+        self.touch = f"UPDATE {table} SET expires_at = ? WHERE namespace = ? AND key = ? AND {live}"
         self.add = (
             f"INSERT INTO {table} (namespace, key, value, expires_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
@@ -552,6 +550,7 @@ class _Statements:
         # A loose index scan: jump from one namespace to the next on the primary key index
         # instead of reading every row (SQLite docs: "skip-scan"; a recursive CTE does it).
         # The recursion stops at the prefix's upper bound, so namespaces after it cost nothing.
+        live_at_4 = live.replace("?", "?4")
         self.namespaces = f"""
             WITH RECURSIVE names(name) AS (
                 SELECT (SELECT min(namespace) FROM {table} WHERE namespace >= ?1)
@@ -561,7 +560,7 @@ class _Statements:
             )
             SELECT name FROM names
             WHERE name IS NOT NULL AND (?2 IS NULL OR name < ?3)
-              AND EXISTS (SELECT 1 FROM {table} WHERE namespace = name AND {live.replace("?", "?4")})
+              AND EXISTS (SELECT 1 FROM {table} WHERE namespace = name AND {live_at_4})
         """
         self._get_many: dict[int, str] = {}
         self._delete_many: dict[int, tuple[str, str]] = {}
@@ -602,7 +601,14 @@ class _Statements:
         """A `select` over the live keys of a namespace that start with `prefix` (by key
         when `ordered`). The liveness test comes first, so callers pass `(now, *params)`."""
         upper = prefix_upper_bound(prefix)
-        shape = (select, bool(prefix), upper is not None, after is not None, limit is not None)
+        shape = (
+            select,
+            bool(prefix),
+            upper is not None,
+            after is not None,
+            limit is not None,
+            ordered,
+        )
         params: list[Any] = [namespace]
         if prefix:
             params.append(prefix)
@@ -612,7 +618,7 @@ class _Statements:
             params.append(after)
         if limit is not None:
             params.append(limit)
-        sql = self._ranges.get((*shape, ordered))
+        sql = self._ranges.get(shape)
         if sql is None:
             where = [self.live, "namespace = ?"]
             if prefix:
@@ -623,7 +629,7 @@ class _Statements:
                 where.append("key > ?")
             order = " ORDER BY key" if ordered else ""
             limit_sql = " LIMIT ?" if limit is not None else ""
-            sql = self._ranges[(*shape, ordered)] = (
+            sql = self._ranges[shape] = (
                 f"{select} FROM {self.table} WHERE {' AND '.join(where)}{order}{limit_sql}"
             )
         return sql, tuple(params)

@@ -35,6 +35,7 @@ SCHEMES: dict[str, type[StorageDriver]] = {
     "rediss": RedisStorage,
 }
 
+
 def open_storage(url: str | None = None, **options: Any) -> StorageDriver:
     """An unopened driver for the URL (`async with open_storage(url) as storage:`).
 

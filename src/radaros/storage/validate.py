@@ -123,9 +123,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def coerce_options(
-    driver_class: type, raw: Mapping[str, str], where: str
-) -> dict[str, Any]:
+def coerce_options(driver_class: type, raw: Mapping[str, str], where: str) -> dict[str, Any]:
     """Constructor keywords from URL query parameters (`where` names the URL, redacted).
 
     A parameter `x` matches the keyword `x`, or `x_s` for a duration in seconds (so

@@ -8,9 +8,32 @@ class TestMyDriver(ConformanceSuite):
     def storage_factory(self):
         return lambda: MyStorage(...)   # a new, unopened driver on this test's data
 ```
-It needs pytest, pytest-asyncio (asyncio_mode = "auto") and hypothesis.
+Each section of promises is a class of its own (`KeyTests`, `ValueTests`, `ExpiryTests`,
+`BatchTests`, `ListingTests`, `AtomicTests`, `LifecycleTests`, `ErrorTests`): subclass one
+to run only its tests while you build. The kit needs pytest and pytest-asyncio
+(`asyncio_mode = "auto"`).
 """
 
+from radaros.storage.testing.atomic import AtomicTests
+from radaros.storage.testing.batches import BatchTests
+from radaros.storage.testing.errors import ErrorTests
+from radaros.storage.testing.expiry import ExpiryTests
+from radaros.storage.testing.keys import KeyTests
+from radaros.storage.testing.lifecycle import LifecycleTests
+from radaros.storage.testing.listing import ListingTests
 from radaros.storage.testing.suite import ConformanceSuite
+from radaros.storage.testing.support import SuiteBase
+from radaros.storage.testing.values import ValueTests
 
-__all__ = ["ConformanceSuite"]
+__all__ = [
+    "AtomicTests",
+    "BatchTests",
+    "ConformanceSuite",
+    "ErrorTests",
+    "ExpiryTests",
+    "KeyTests",
+    "LifecycleTests",
+    "ListingTests",
+    "SuiteBase",
+    "ValueTests",
+]
