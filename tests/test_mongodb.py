@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from radaros.storage import (
     MongoDBStorage,
@@ -140,6 +140,11 @@ async def test_unreachable_server_fails_within_the_timeout_without_password() ->
     with pytest.raises(StorageConnectionError) as info:
         await storage.initialize()
     assert time.monotonic() - started < 0.5 + 1.0
+    message = str(info.value)
+    assert "\n" not in message
+    assert len(message) < 300, message  # the host and the cause, not a topology dump
+    assert "127.0.0.1:9" in message
+    assert "Topology" not in message
     node: BaseException | None = info.value
     while node is not None:
         assert "canary-secret" not in f"{node!r} {node}"
@@ -189,3 +194,38 @@ async def test_open_storage_returns_mongodb_storage(mongodb: MongoTarget) -> Non
         assert isinstance(storage, MongoDBStorage)
         await storage.set("ns", "k", "v")
         assert await storage.get("ns", "k") == "v"
+
+
+class HelloCounter(monitoring.CommandListener):
+    """Counts the `hello` commands the application sends (not the monitor's heartbeats)."""
+
+    def __init__(self) -> None:
+        self.hellos = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name.lower() == "hello":
+            self.hellos += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_stale_clock_is_refreshed_by_one_caller(mongodb: MongoTarget) -> None:
+    """When the server-clock sample is stale, concurrent callers send one hello, not one each."""
+    counter = HelloCounter()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb.url, event_listeners=[counter]
+    )
+    try:
+        async with MongoDBStorage(client, database=DATABASE, collection=unique_name()) as storage:
+            await storage.set("ns", "k", 1)
+            storage._clock_read_at = float("-inf")
+            counter.hellos = 0
+            values = await asyncio.gather(*(storage.get("ns", "k") for _ in range(30)))
+            assert values == [1] * 30
+            assert counter.hellos == 1
+    finally:
+        await client.close()

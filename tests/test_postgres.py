@@ -354,3 +354,22 @@ async def test_works_behind_pgbouncer_in_transaction_mode(pgbouncer_url: str) ->
     finally:
         for instance in instances:
             await instance.close()
+
+
+def test_use_from_another_event_loop_says_what_to_do(postgres: PostgresTarget) -> None:
+    """initialize on one loop, then asyncio.run(get) on another: a StorageError naming the
+    fix, never asyncpg's bare RuntimeError. (The first loop is kept alive here only so that
+    the test can close the pool on it afterwards.)"""
+    storage = PostgresStorage(postgres.url, table=unique_name())
+    first_loop = asyncio.new_event_loop()
+    try:
+        first_loop.run_until_complete(storage.initialize())
+        with pytest.raises(StorageError, match=r"another event loop.*radaros\.sync") as info:
+            asyncio.run(storage.get("a", "b"))
+        assert not isinstance(info.value.__cause__, RuntimeError)
+        with pytest.raises(StorageError, match="another event loop"):
+            asyncio.run(storage.set("a", "b", 1))
+        assert first_loop.run_until_complete(storage.get("a", "b")) is None
+        first_loop.run_until_complete(storage.close())
+    finally:
+        first_loop.close()

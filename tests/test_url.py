@@ -1,4 +1,4 @@
-"""open_storage(), redact() and the public surface."""
+"""open_storage(), options in URLs, and the public surface."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ import pytest
 
 import radaros
 import radaros.storage
-from radaros.storage import InMemoryStorage, SqliteStorage, open_storage
-from radaros.storage.secrets import redact, url_secrets
+from radaros.storage import (
+    InMemoryStorage,
+    MongoDBStorage,
+    PostgresStorage,
+    RedisStorage,
+    SqliteStorage,
+    open_storage,
+)
 
 
 def test_public_names_are_sorted_and_complete() -> None:
@@ -73,8 +79,16 @@ def test_memory_and_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_unknown_scheme_lists_the_supported_ones() -> None:
     """An unknown scheme raises ValueError naming every supported scheme."""
     with pytest.raises(ValueError, match="supported") as info:
-        open_storage("redis://localhost")
-    for scheme in ("memory://", "sqlite://", "postgresql://", "mongodb://", "mongodb+srv://"):
+        open_storage("cassandra://localhost")
+    for scheme in (
+        "memory://",
+        "sqlite://",
+        "postgresql://",
+        "mongodb://",
+        "mongodb+srv://",
+        "redis://",
+        "rediss://",
+    ):
         assert scheme in str(info.value)
     with pytest.raises(ValueError, match="sqlite"):
         open_storage("sqlite://relative.db")
@@ -90,41 +104,11 @@ def test_default_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize(
-    ("url", "secret"),
-    [
-        ("postgresql://user:s3cr3t@host/db", "s3cr3t"),
-        ("postgresql://user:p@ss#word@host:5432/db", "p@ss#word"),
-        ("mongodb+srv://user:a%40b@cluster.example/db?x=1", "a%40b"),
-        ("postgres://:onlypass@host", "onlypass"),
-        ("mongodb://u:pa/ss@h/db", "pa/ss"),
-        ("postgresql://user:pa:ss@host", "pa:ss"),
-    ],
-)
-def test_redact_hides_the_password(url: str, secret: str) -> None:
-    """redact() masks passwords, including ones holding @, #, / or :."""
-    shown = redact(url)
-    assert secret not in shown
-    assert "***" in shown
-    assert secret in url_secrets(url)
-
-
-def test_secrets_include_pieces_a_parser_may_show() -> None:
-    """A password cut at '#' or '@' by some URL parser is still recognised as secret."""
-    secrets = url_secrets("postgresql://u:Canary-Pw#@xyzw@host/db")
-    assert {"Canary-Pw#@xyzw", "Canary-Pw", "xyzw"} <= set(secrets)
-
-
-def test_redact_leaves_urls_without_password_alone() -> None:
-    """A URL without a password is shown unchanged."""
-    assert redact("postgresql://localhost/db") == "postgresql://localhost/db"
-    assert redact("sqlite:///x.db") == "sqlite:///x.db"
-
-
-@pytest.mark.parametrize(
     ("module", "make", "extra"),
     [
         ("asyncpg", lambda: radaros.PostgresStorage("postgresql://localhost/db"), "postgres"),
         ("pymongo", lambda: radaros.MongoDBStorage("mongodb://localhost/db"), "mongodb"),
+        ("redis", lambda: radaros.RedisStorage("redis://localhost"), "redis"),
     ],
 )
 def test_missing_extra_names_the_pip_install(
@@ -144,8 +128,105 @@ def test_importing_radaros_imports_no_backend() -> None:
     """`import radaros` loads neither asyncpg nor pymongo (a fresh interpreter checks)."""
     import subprocess
 
-    code = "import sys, radaros; print('asyncpg' in sys.modules, 'pymongo' in sys.modules)"
+    code = (
+        "import sys, radaros; "
+        "print(*(name in sys.modules for name in ('asyncpg', 'pymongo', 'redis')))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.split() == ["False", "False"]
+    assert result.stdout.split() == ["False", "False", "False"]
+
+
+def test_sqlite_options_come_from_the_query_string(tmp_path: Path) -> None:
+    """sqlite:///agent.db?synchronous=NORMAL&lock_timeout=5 sets those options."""
+    storage = open_storage(f"sqlite:///{tmp_path}/a.db?synchronous=normal&lock_timeout=5&table=t1")
+    assert isinstance(storage, SqliteStorage)
+    assert storage.path == f"{tmp_path}/a.db"
+    assert storage._worker.synchronous == "NORMAL"
+    assert storage._worker.lock_timeout_s == 5.0
+    assert storage._table == "t1"
+
+
+def test_postgres_options_in_url_and_keywords_win() -> None:
+    """Pool sizes, timeouts and schema from the URL; libpq parameters stay for asyncpg;
+    keywords given to open_storage win over the URL."""
+    url = (
+        "postgresql://app:pw@db.example/app?max_size=20&command_timeout=5&schema=agents"
+        "&connect_timeout=2&sslmode=disable&application_name=worker"
+    )
+    storage = open_storage(url, max_size=3)
+    assert isinstance(storage, PostgresStorage)
+    assert storage._pool_options["max_size"] == 3
+    assert storage._pool_options["command_timeout"] == 5.0
+    assert storage._pool_options["timeout"] == 2.0
+    assert storage._pool_options["server_settings"] == {"application_name": "worker"}
+    assert storage._schema_name == "agents"
+    assert storage._url == "postgresql://app:pw@db.example/app?sslmode=disable"
+
+
+def test_postgresql_asyncpg_scheme_is_accepted() -> None:
+    """SQLAlchemy-style postgresql+asyncpg:// URLs work as they are."""
+    storage = open_storage("postgresql+asyncpg://app@db.example/app?max_size=4")
+    assert isinstance(storage, PostgresStorage)
+    assert storage._url == "postgresql://app@db.example/app"
+    assert storage._pool_options["max_size"] == 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://db.example/app?max_sise=3",
+        "sqlite:///x.db?journal=wal",
+        "memory://?size=3",
+        "redis://127.0.0.1/0?clustr=true",
+    ],
+)
+def test_unknown_option_is_named_with_the_known_ones(url: str) -> None:
+    """An unknown URL option raises ValueError naming it and listing the known options."""
+    with pytest.raises(ValueError, match="unknown option") as info:
+        open_storage(url)
+    name = url.rpartition("?")[2].partition("=")[0]
+    assert repr(name) in str(info.value)
+    assert "known options" in str(info.value)
+
+
+def test_bad_option_value_is_a_clear_value_error() -> None:
+    """A value of the wrong type names the option and the type."""
+    with pytest.raises(ValueError, match="'max_size' must be a int"):
+        open_storage("postgresql://db.example/app?max_size=many")
+    with pytest.raises(ValueError, match="'pgbouncer' must be a bool"):
+        open_storage("postgresql://db.example/app?pgbouncer=maybe")
+
+
+def test_constructor_refuses_radaros_options_in_its_url() -> None:
+    """A URL with radaros options given straight to a constructor says where they go."""
+    with pytest.raises(ValueError, match="from_url"):
+        PostgresStorage("postgresql://db.example/app?max_size=3")
+    assert isinstance(
+        PostgresStorage.from_url("postgresql://db.example/app?max_size=3"), PostgresStorage
+    )
+    PostgresStorage("postgresql://db.example/app?sslmode=require")  # libpq's own: fine
+
+
+def test_mongodb_keeps_pymongo_options() -> None:
+    """radaros options leave a MongoDB URL; PyMongo's stay in it."""
+    storage = open_storage(
+        "mongodb://db.example/app?collection=agents&serverSelectionTimeoutMS=100&timeout=3"
+    )
+    assert isinstance(storage, MongoDBStorage)
+    assert storage._collection_name == "agents"
+    assert storage._options["socketTimeoutMS"] == 3000
+    assert storage._url == "mongodb://db.example/app?serverSelectionTimeoutMS=100"
+
+
+def test_redis_cluster_and_prefix_from_url() -> None:
+    """?cluster=true selects Redis Cluster; prefix keeps radaros's keys apart."""
+    storage = open_storage("redis://127.0.0.1:7000/0?cluster=true&prefix=agents")
+    assert isinstance(storage, RedisStorage)
+    assert storage._is_cluster is True
+    assert storage._prefix == "agents"
+    assert "cluster" in repr(storage)
+    assert isinstance(open_storage("rediss://127.0.0.1:6380"), RedisStorage)
+    with pytest.raises(ValueError, match="prefix"):
+        RedisStorage("redis://127.0.0.1", prefix="a{b}")

@@ -452,9 +452,9 @@ class MongoDBStorage(StorageDriver):
         return int(result.deleted_count)
 
     async def _namespaces(self, prefix: str) -> list[str]:
-        query: dict[str, Any] = {"e": {"$gt": await self._now()}}
-        if prefix:
-            query["ns"] = self._key_range(prefix, None)
+        # `ns` first: the (ns, k, e) index bounds the scan to the prefix's namespaces.
+        query: dict[str, Any] = {"ns": self._key_range(prefix, None)} if prefix else {}
+        query["e"] = {"$gt": await self._now()}
         names = await self._live_collection().distinct("ns", query)
         return sorted(names)
 

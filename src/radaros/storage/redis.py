@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from radaros.storage.base import CLOSE_TIMEOUT_S, ErrorRule, StorageDriver
@@ -453,20 +453,24 @@ class RedisStorage(StorageDriver):
 
     async def _run(self, name: str, namespace: str, *args: Any, writes: bool = False) -> Any:
         """Run one script on the namespace's slot: one round trip."""
-        client = self._live_client()
         script = self._scripts[name]
         keys = self._keys(namespace, writes=writes)
+        return await self._bounded(lambda client: script(keys, [namespace, *args], client=client))
+
+    async def _bounded(self, call: Callable[[Client], Awaitable[Any]]) -> Any:
+        """`call(client)`; in a cluster, at most max_connections at a time."""
+        client = self._live_client()
         if self._slots is None:
-            return await script(keys, [namespace, *args], client=client)
+            return await call(client)
         async with self._slots:
             if self._client is not client:  # closed while this call waited for a slot
                 raise StorageClosedError(f"{self!r} is closed")
-            return await script(keys, [namespace, *args], client=client)
+            return await call(client)
 
     async def _remember(self, namespace: str, is_fresh: Any) -> None:
         """Cluster: a write that filled an empty namespace lists it in the index."""
         if is_fresh == 1 and self._is_cluster:
-            await self._live_client().zadd(self._index, {namespace: 0})
+            await self._bounded(lambda client: client.zadd(self._index, {namespace: 0}))
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -539,8 +543,10 @@ class RedisStorage(StorageDriver):
         after: str | None = None
         while True:
             start, stop = _lex_range(prefix, after)
-            candidates: list[Any] = await self._live_client().zrangebylex(
-                self._index, start, stop, start=0, num=MAX_ARGUMENTS
+            candidates: list[Any] = await self._bounded(
+                lambda client, low=start, high=stop: client.zrangebylex(
+                    self._index, low, high, start=0, num=MAX_ARGUMENTS
+                )
             )
             if not candidates:
                 return names
@@ -574,10 +580,11 @@ class RedisStorage(StorageDriver):
     async def _sweep_batch(self, limit: int) -> int:
         """Reclaim expired entries of the next namespaces in the index (cycling through it);
         in a cluster, also unlist namespaces that are empty."""
-        client = self._live_client()
         start, stop = _lex_range("", self._sweep_after or None)
-        candidates: list[Any] = await client.zrangebylex(
-            self._index, start, stop, start=0, num=SWEEP_NAMESPACES
+        candidates: list[Any] = await self._bounded(
+            lambda client: client.zrangebylex(
+                self._index, start, stop, start=0, num=SWEEP_NAMESPACES
+            )
         )
         self._sweep_after = candidates[-1] if len(candidates) == SWEEP_NAMESPACES else ""
         removed = 0
@@ -586,8 +593,8 @@ class RedisStorage(StorageDriver):
             removed += int(purged)
             if self._is_cluster and not has_keys:
                 # Unlist, then look again: a write that refilled it meanwhile is listed back.
-                await client.zrem(self._index, name)
+                await self._bounded(lambda client: client.zrem(self._index, name))  # noqa: B023
                 _, has_keys = await self._run("purge", name, 0, writes=True)
                 if has_keys:
-                    await client.zadd(self._index, {name: 0})
+                    await self._bounded(lambda client: client.zadd(self._index, {name: 0}))  # noqa: B023
         return removed

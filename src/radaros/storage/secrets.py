@@ -21,9 +21,10 @@ from radaros.storage.errors import StorageError
 __all__ = ["check_userinfo", "redact", "scrub", "split_userinfo", "url_secrets", "wrap_error"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-# RFC 3986 userinfo: unreserved / pct-encoded / sub-delims / ":". Anything else (`/ # ? @ [ ]`,
-# space, a `%` not followed by two hex digits) makes parsers disagree about where it ends.
-_USERINFO_OK = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*")
+# RFC 3986 userinfo (unreserved / pct-encoded / sub-delims / ":"), plus non-ASCII characters,
+# which every parser keeps whole. Anything else (`/ # ? @ [ ]`, space, a `%` not followed by
+# two hex digits) makes parsers disagree about where the user info ends.
+_USERINFO_OK = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:\u0080-\U0010ffff]|%[0-9A-Fa-f]{2})*")
 MIN_SCRUB_LENGTH = 4
 """Pieces shorter than this are not masked in free text (they would mask ordinary words);
 `check_userinfo` guarantees a parser never sees, and so never echoes, such a piece."""
