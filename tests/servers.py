@@ -269,6 +269,8 @@ class RedisCluster:
                             "nodes.conf",
                             "--appendfsync",
                             "everysec",
+                            "--repl-diskless-sync-delay",
+                            "0",
                         ],
                         port=free_cluster_port(),
                     )
@@ -294,6 +296,8 @@ class RedisCluster:
         return f"redis://127.0.0.1:{self.nodes[0].port}/0"
 
     def wait_until_ok(self, timeout_s: float = 60.0) -> None:
+        """Until every node says cluster_state:ok and every replica has synced with its
+        primary (a replica that never synced cannot take over in a failover)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             states = []
@@ -302,10 +306,14 @@ class RedisCluster:
                     continue
                 with contextlib.suppress(subprocess.SubprocessError):
                     states.append("cluster_state:ok" in redis_cli(node.port, "cluster", "info"))
+                    replication = redis_cli(node.port, "info", "replication")
+                    states.append(
+                        "role:master" in replication or "master_link_status:up" in replication
+                    )
             if states and all(states):
                 return
             time.sleep(0.2)
-        raise TimeoutError("the Redis cluster did not reach cluster_state:ok")
+        raise TimeoutError("the Redis cluster did not reach cluster_state:ok with synced replicas")
 
     def primary_ports(self) -> list[int]:
         ports = []

@@ -416,6 +416,10 @@ class RedisStorage(StorageDriver):
             for name, body in _SCRIPTS.items()
         }
         await client.ping()
+        # Loaded now, so that no call pays for a NOSCRIPT reply and a reload (a primary
+        # promoted by a failover may still lack them: redis-py then reloads on NOSCRIPT).
+        for script in self._scripts.values():
+            await client.script_load(script.script)
 
     async def _close(self) -> None:
         client, self._client = self._client, None
