@@ -546,12 +546,7 @@ class RedisStorage(StorageDriver):
         names: list[str] = []
         after: str | None = None
         while True:
-            start, stop = _lex_range(prefix, after)
-            candidates: list[Any] = await self._bounded(
-                lambda client, low=start, high=stop: client.zrangebylex(
-                    self._index, low, high, start=0, num=MAX_ARGUMENTS
-                )
-            )
+            candidates = await self._index_range(*_lex_range(prefix, after), MAX_ARGUMENTS)
             if not candidates:
                 return names
             counts = await self._live_counts(candidates)
@@ -559,6 +554,13 @@ class RedisStorage(StorageDriver):
             if len(candidates) < MAX_ARGUMENTS:
                 return names
             after = candidates[-1]
+
+    async def _index_range(self, start: str, stop: str, count: int) -> list[str]:
+        """Up to `count` names from the namespace index, in order, within the bounds."""
+        names: list[str] = await self._bounded(
+            lambda client: client.zrangebylex(self._index, start, stop, start=0, num=count)
+        )
+        return names
 
     async def _live_counts(self, names: list[str]) -> list[int]:
         """Live keys of each namespace, a few requests in flight at a time."""
@@ -585,11 +587,7 @@ class RedisStorage(StorageDriver):
         """Reclaim expired entries of the next namespaces in the index (cycling through it);
         in a cluster, also unlist namespaces that are empty."""
         start, stop = _lex_range("", self._sweep_after or None)
-        candidates: list[Any] = await self._bounded(
-            lambda client: client.zrangebylex(
-                self._index, start, stop, start=0, num=SWEEP_NAMESPACES
-            )
-        )
+        candidates = await self._index_range(start, stop, SWEEP_NAMESPACES)
         self._sweep_after = candidates[-1] if len(candidates) == SWEEP_NAMESPACES else ""
         removed = 0
         for name in candidates:
