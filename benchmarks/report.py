@@ -2,7 +2,7 @@
 
     python -m benchmarks.report benchmarks/results/latest.json
 
-The page is generated whole: the table, the plot, and a line per target of issue 5 with
+The page is generated whole: the table, the plot, and a line per target with
 the measured figure and whether it is met. Needs matplotlib for the plot (`radaros[bench]`).
 """
 
@@ -37,7 +37,7 @@ def rate(rows: list[dict[str, Any]], driver: str, workload: str) -> float | None
 
 
 def targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for every target of issue 5 the data covers."""
+    """(target, measured, met) for every target the data covers."""
     rows = data["summary"]
     checks: list[tuple[str, str, bool | None]] = []
 
@@ -154,7 +154,7 @@ def render(data: dict[str, Any], has_plot: bool) -> str:
         "every document of a namespace for a key range (real MongoDB serves both from the",
         "`(ns, k)` index). Run them on a real mongod with `RADAROS_BENCH_MONGODB_URL`.",
         "",
-        "## Targets (issue 5)",
+        "## Targets",
         "",
         "Two targets are not met in these runs. SQLite `get` against the one-thread baseline:",
         "0.86x here and 0.95x in the run before (against aiosqlite: 1.11x and 0.90x); the baseline",

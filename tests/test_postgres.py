@@ -26,7 +26,6 @@ from radaros.storage import (
 from radaros.storage import base as base_module
 from tests.conftest import PostgresTarget, unavailable, unique_name
 from tests.servers import free_port, wait_for_port
-from tests.workers_spawn import spawn_workers
 
 pytestmark = pytest.mark.postgres
 
@@ -176,33 +175,6 @@ async def test_expiry_uses_the_server_clock_and_rows_are_reclaimed(
         await connection.close()
 
 
-async def test_pool_exhaustion_is_bounded(
-    storage: PostgresStorage, postgres: PostgresTarget
-) -> None:
-    """With every connection stuck, calls fail with StorageConnectionError, never wait forever."""
-    await storage.set("ns", "k", 1)
-    table = storage._table_name
-    async with PostgresStorage(
-        postgres.url, table=table, max_size=2, acquire_timeout_s=0.5, command_timeout_s=1.0
-    ) as small:
-        blocker = await asyncpg.connect(postgres.url)
-        try:
-            transaction = blocker.transaction()
-            await transaction.start()
-            await blocker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
-            started = time.monotonic()
-            results = await asyncio.gather(
-                *(small.get("ns", "k") for _ in range(50)), return_exceptions=True
-            )
-            elapsed = time.monotonic() - started
-            await transaction.rollback()
-        finally:
-            await blocker.close()
-        assert all(isinstance(result, StorageConnectionError) for result in results), results
-        assert elapsed < 1.0 + 0.5 + 0.5
-        assert await small.get("ns", "k") == 1  # and it serves again at once
-
-
 async def test_restart_of_the_server_is_survived(restartable_postgres: Any) -> None:
     """Stopping the server gives StorageConnectionError; the same driver serves once it is back."""
     async with PostgresStorage(
@@ -265,14 +237,6 @@ async def test_pgbouncer_mode_works_without_prepared_statements(postgres: Postgr
         await storage.set_many("ns", {"a": 1, "b": 2})
         assert await storage.update("ns", "a", lambda v: v + 1) == 2
         assert await storage.list("ns") == [("a", 2), ("b", 2)]
-
-
-def test_initialize_from_many_processes_at_once(postgres: PostgresTarget) -> None:
-    """8 processes initialize one new table at the same instant: no error, one schema."""
-    for _ in range(3):
-        table = unique_name("init")
-        results = spawn_workers("initialize", postgres.url, 8, options=f'{{"table": "{table}"}}')
-        assert all(result["errors"] == [] for result in results)
 
 
 @pytest.fixture(scope="module")

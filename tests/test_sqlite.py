@@ -19,7 +19,6 @@ import pytest
 from radaros.storage import SqliteStorage, StorageConnectionError
 from radaros.storage import base as base_module
 from radaros.storage.sqlite import _Statements
-from tests.workers_spawn import spawn_workers
 
 pytestmark = pytest.mark.slow
 
@@ -43,35 +42,6 @@ def write_lock_held(path: Path, seconds: float) -> Iterator[None]:
     finally:
         child.wait(timeout=10)
         child.stdout.close()
-
-
-async def test_adds_from_four_processes_have_one_winner_per_key(tmp_path: Path) -> None:
-    """200 keys, 4 processes x 4 tasks each racing: exactly one add per key returns True."""
-    url = f"sqlite:///{tmp_path}/race.db"
-    results = spawn_workers("add", url, 4, count=200, tasks=4)
-    winners = [key for result in results for key in result["won"]]
-    assert sorted(winners) == sorted(f"key{i}" for i in range(200))
-
-
-async def test_updates_and_appends_from_processes_lose_nothing(tmp_path: Path) -> None:
-    """4 processes x 4 tasks x 25 update(+1) and append: exact totals, no item lost."""
-    url = f"sqlite:///{tmp_path}/count.db"
-    spawn_workers("increment", url, 4, count=25, tasks=4)
-    spawn_workers("append", url, 4, count=25, tasks=4)
-    async with SqliteStorage(tmp_path / "count.db") as storage:
-        assert await storage.get("workers", "counter") == 400
-        log = await storage.get("workers", "log")
-        assert len(log) == len(set(log)) == 400
-
-
-async def test_many_processes_initialize_a_new_file_at_once(tmp_path: Path) -> None:
-    """8 processes opening one new file at the same instant all succeed (WAL switch included)."""
-    for round_ in range(3):
-        url = f"sqlite:///{tmp_path}/init{round_}.db"
-        results = spawn_workers("initialize", url, 8)
-        assert all(result["errors"] == [] for result in results)
-        async with SqliteStorage(tmp_path / f"init{round_}.db") as storage:
-            assert await storage.count("workers") == 8
 
 
 async def test_lock_held_past_the_timeout_raises_connection_error(tmp_path: Path) -> None:

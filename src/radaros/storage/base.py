@@ -190,10 +190,22 @@ class StorageDriver(abc.ABC):
 
     def _adopt(self, url_or_client: str | T) -> T | None:
         """Remember where the connection comes from: a URL is owned (and closed by the
-        driver), anything else is a borrowed client or pool (never closed here)."""
+        driver), anything else is a borrowed client or pool (never closed here).
+
+        A URL given to a constructor may hold the backend's own parameters but no radaros
+        option: the constructor cannot tell an option passed from its default, so it does
+        not guess which wins (`from_url` and `open_storage` merge them, keywords winning).
+        """
         if isinstance(url_or_client, str):
             check_userinfo(url_or_client)
-            self._url = url_or_client
+            (url,), found = self._split_url(url_or_client)
+            if found:
+                raise ValueError(
+                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
+                    f"open_storage() or {type(self).__name__}.from_url(), or give them as "
+                    "keywords"
+                )
+            self._url = url
             self._secrets = url_secrets(url_or_client)
             self._owns_client = True
             return None

@@ -11,7 +11,7 @@ StorageError                     base of everything radaros raises on purpose
 ```
 
 A backend's own exception never escapes: it is wrapped in one of these and kept as
-`__cause__` (unless its text would reveal a secret from the URL, see `base.scrub`).
+`__cause__` (unless its text would reveal a secret from the URL, see `secrets.wrap_error`).
 """
 
 from __future__ import annotations

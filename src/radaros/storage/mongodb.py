@@ -50,7 +50,7 @@ from radaros.storage.errors import (
     StorageError,
     ValueTooLargeError,
 )
-from radaros.storage.validate import prefix_upper_bound, split_query
+from radaros.storage.validate import check_durations, prefix_upper_bound, split_query
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -164,19 +164,7 @@ class MongoDBStorage(StorageDriver):
             raise ValueError(f"collection name {collection!r} is not a valid MongoDB collection")
         if database is not None and (not database or any(c in database for c in '/\\. "$\x00')):
             raise ValueError(f"database name {database!r} is not a valid MongoDB database")
-        for name, seconds in [
-            ("server_selection_timeout_s", server_selection_timeout_s),
-            ("timeout_s", timeout_s),
-        ]:
-            if not seconds > 0:
-                raise ValueError(f"{name} must be > 0")
-        if isinstance(url_or_client, str):
-            (url_or_client,), found = self._split_url(url_or_client)
-            if found:
-                raise ValueError(
-                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
-                    "open_storage() or MongoDBStorage.from_url(), or give them as keywords"
-                )
+        check_durations(server_selection_timeout_s=server_selection_timeout_s, timeout_s=timeout_s)
         self._collection_name = collection
         self._database_name = database
         self._options = {

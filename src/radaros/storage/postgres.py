@@ -39,7 +39,12 @@ from radaros.storage.errors import (
     ValueTooLargeError,
 )
 from radaros.storage.secrets import wrap_error
-from radaros.storage.validate import check_identifier, prefix_upper_bound, split_query
+from radaros.storage.validate import (
+    check_durations,
+    check_identifier,
+    prefix_upper_bound,
+    split_query,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -138,20 +143,11 @@ class PostgresStorage(StorageDriver):
         self._table = f'"{schema}"."{table}"'
         if not 0 <= min_size <= max_size or max_size < 1:
             raise ValueError("pool sizes need 0 <= min_size <= max_size and max_size >= 1")
-        for name, seconds in [
-            ("acquire_timeout_s", acquire_timeout_s),
-            ("command_timeout_s", command_timeout_s),
-            ("connect_timeout_s", connect_timeout_s),
-        ]:
-            if not seconds > 0:
-                raise ValueError(f"{name} must be > 0")
-        if isinstance(url_or_pool, str):
-            (url_or_pool,), found = self._split_url(url_or_pool)
-            if found:
-                raise ValueError(
-                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
-                    "open_storage() or PostgresStorage.from_url(), or give them as keywords"
-                )
+        check_durations(
+            acquire_timeout_s=acquire_timeout_s,
+            command_timeout_s=command_timeout_s,
+            connect_timeout_s=connect_timeout_s,
+        )
         self._pool: Pool | None = self._adopt(url_or_pool)
         self._pool_options = {
             "min_size": min_size,

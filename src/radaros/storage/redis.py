@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from radaros.storage.base import CLOSE_TIMEOUT_S, ErrorRule, StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
-from radaros.storage.validate import prefix_upper_bound, split_query
+from radaros.storage.validate import check_durations, prefix_upper_bound, split_query
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -313,18 +313,8 @@ class RedisStorage(StorageDriver):
             raise ValueError(f"prefix must be a non-empty str without '{{' or '}}', not {prefix!r}")
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
-        for name, seconds in [("connect_timeout_s", connect_timeout_s), ("timeout_s", timeout_s)]:
-            if not seconds > 0:
-                raise ValueError(f"{name} must be > 0")
-        if isinstance(url_or_client, str):
-            (url_or_client,), found = self._split_url(url_or_client)
-            found.pop("cluster", None)  # the URL may say what the keyword says
-            if found:
-                raise ValueError(
-                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
-                    "open_storage() or RedisStorage.from_url(), or give them as keywords"
-                )
-        else:
+        check_durations(connect_timeout_s=connect_timeout_s, timeout_s=timeout_s)
+        if not isinstance(url_or_client, str):
             cluster = isinstance(url_or_client, self._redis.asyncio.RedisCluster)
             if not url_or_client.get_encoder().decode_responses:
                 raise ValueError("a borrowed Redis client needs decode_responses=True")
@@ -341,9 +331,11 @@ class RedisStorage(StorageDriver):
         self._scripts: dict[str, AsyncScript] = {}
         self._sweep_after = ""
         self._pool: Any = None
-        # redis-py's cluster client raises MaxConnectionsError instead of waiting for a free
-        # connection: calls beyond max_connections wait here instead.
-        self._slots = asyncio.Semaphore(max_connections) if cluster else None
+        # Calls in flight are counted here: beyond max_connections they wait (redis-py's
+        # cluster client would raise MaxConnectionsError), and close() can let them finish
+        # before it closes the client (older redis-py clients leave sockets of calls in
+        # flight open otherwise).
+        self._slots = asyncio.Semaphore(max_connections)
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
@@ -357,11 +349,6 @@ class RedisStorage(StorageDriver):
                 f"unknown option {unknown[0]!r} in the Redis URL; known options: {known}"
             )
         return (url,), ours
-
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisStorage:
-        """A driver for `url`; `?cluster=true` (or `cluster=True`) for a Redis Cluster."""
-        return super().from_url(url, **options)
 
     def _describe(self) -> str:
         topology = "cluster" if self._is_cluster else "standalone"
@@ -426,11 +413,10 @@ class RedisStorage(StorageDriver):
         pool, self._pool = self._pool, None
 
         async def close() -> None:
-            if self._slots is not None:
-                # Let calls in flight finish first (bounded): redis-py's cluster client can
-                # open a socket after aclose() when a connect was under way.
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._drain(), CLOSE_TIMEOUT_S / 2)
+            # Let calls in flight finish first (bounded): redis-py can leave the socket of a
+            # call in flight (or one still connecting) open after aclose().
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drain(), CLOSE_TIMEOUT_S / 2)
             await client.aclose()  # type: ignore[union-attr]
             if pool is not None:
                 await pool.disconnect()
@@ -439,7 +425,7 @@ class RedisStorage(StorageDriver):
 
     async def _drain(self) -> None:
         for _ in range(self._options["max_connections"]):
-            await self._slots.acquire()  # type: ignore[union-attr]
+            await self._slots.acquire()
 
     def _live_client(self) -> Client:
         client = self._client
@@ -462,10 +448,8 @@ class RedisStorage(StorageDriver):
         return await self._bounded(lambda client: script(keys, [namespace, *args], client=client))
 
     async def _bounded(self, call: Callable[[Client], Awaitable[Any]]) -> Any:
-        """`call(client)`; in a cluster, at most max_connections at a time."""
+        """`call(client)`, at most max_connections at a time."""
         client = self._live_client()
-        if self._slots is None:
-            return await call(client)
         async with self._slots:
             if self._client is not client:  # closed while this call waited for a slot
                 raise StorageClosedError(f"{self!r} is closed")

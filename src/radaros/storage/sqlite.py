@@ -39,7 +39,12 @@ from radaros.storage.errors import (
     StorageError,
     ValueTooLargeError,
 )
-from radaros.storage.validate import check_identifier, prefix_upper_bound, split_query
+from radaros.storage.validate import (
+    check_durations,
+    check_identifier,
+    prefix_upper_bound,
+    split_query,
+)
 
 __all__ = ["SqliteStorage"]
 
@@ -285,8 +290,7 @@ class SqliteStorage(StorageDriver):
             synchronous = synchronous.upper()  # type: ignore[assignment]
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
-        if lock_timeout_s <= 0:
-            raise ValueError("lock_timeout_s must be > 0")
+        check_durations(lock_timeout_s=lock_timeout_s)
         self._worker = _Worker(self._path, synchronous, lock_timeout_s)
         self._sql = _Statements(self._table)
 
@@ -314,8 +318,8 @@ class SqliteStorage(StorageDriver):
 
     def _run(self, work: Callable[[Connection], T], *, write: bool) -> asyncio.Future[T]:
         """Queue `work(connection)` for the worker thread (writes inside a committed
-        transaction); await the future for its result. A plain function, not a coroutine:
-        one frame less on every call."""
+        transaction); await the future for its result. A plain function returning the
+        future, not a coroutine: this runs on every call."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._worker.submit(_Job(work, write, loop, future))

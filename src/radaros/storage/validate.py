@@ -22,6 +22,7 @@ __all__ = [
     "MAX_NAMESPACE_BYTES",
     "NEVER_EXPIRES_AT",
     "TTL",
+    "check_durations",
     "check_identifier",
     "check_key",
     "check_namespace",
@@ -117,6 +118,13 @@ def check_identifier(name: object, what: str = "table") -> str:
             f"{what} name must match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters), not {name!r}"
         )
     return name
+
+
+def check_durations(**seconds: float) -> None:
+    """ValueError naming the first option that is not a number of seconds > 0."""
+    for name, value in seconds.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
 
 
 _TRUE = {"1", "true", "yes", "on"}
