@@ -43,7 +43,7 @@ from radaros.storage import (
     SqliteStorage,
     StorageDriver,
 )
-from radaros.storage.sqlite import _Statements
+from radaros.storage.sqlite import Statements as SqliteStatements
 
 NS = "bench"
 LOAD_BATCH = 1000
@@ -232,7 +232,7 @@ class SqliteThread:
         return [json.loads(found[key]) if key in found else None for key in keys]
 
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
-        sql, params = SQL.range("SELECT key, value", namespace, prefix, None, None)
+        sql, params = SQL.page(namespace, prefix, None, None)
         rows = await self.run(lambda c: c.execute(sql, (time.time(), *params)).fetchall(), False)
         return [(key, json.loads(raw)) for key, raw in rows]
 
@@ -265,7 +265,7 @@ class SqliteThread:
         self.jobs.put(None)
 
 
-SQL = _Statements("radaros_kv")  # the very statements SqliteStorage sends
+SQL = SqliteStatements("radaros_kv")  # the very statements SqliteStorage sends
 
 
 class AiosqlitePeer(SqliteThread):
@@ -334,7 +334,7 @@ class AsyncpgRaw:
 
     def __init__(self, pool: Any, storage: PostgresStorage) -> None:
         self.pool = pool
-        self.sql = storage._sql  # the very statements the driver sends
+        self.sql = storage.statements  # the very statements the driver sends
 
     async def set(self, key: str, value: Any) -> None:
         async with self.pool.acquire() as connection:
@@ -358,7 +358,7 @@ class AsyncpgRaw:
         return [json.loads(found[key]) if key in found else None for key in keys]
 
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
-        sql, args = self.sql.range("key, value", namespace, prefix, None, None)
+        sql, args = self.sql.page(namespace, prefix, None, None)
         async with self.pool.acquire() as connection:
             rows = await connection.fetch(sql, *args)
         return [(row[0], json.loads(row[1])) for row in rows]
@@ -634,20 +634,8 @@ async def load_data(storage: StorageDriver, big_keys: int) -> None:
         await storage.set_many("big", {f"p{n // 100:05}:{n % 100:03}": {"n": n} for n in batch})
 
 
-async def scan_in_fresh_process(storage: StorageDriver) -> dict[str, Any]:
+async def scan_in_fresh_process(url: str, options: dict[str, Any]) -> dict[str, Any]:
     """Run benchmarks.scan_probe on the same data in a new process; its JSON result."""
-    if isinstance(storage, SqliteStorage):
-        url, options = f"sqlite:///{storage.path}", {}
-    elif isinstance(storage, PostgresStorage):
-        url, options = storage._url or "", {"table": storage._table_name}
-    elif isinstance(storage, MongoDBStorage):
-        url = storage._url or ""
-        options = {
-            "database": storage._live_collection().database.name,
-            "collection": storage._collection_name,
-        }
-    else:
-        raise TypeError(f"no URL for {storage!r}")
     probe = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -665,11 +653,16 @@ async def scan_in_fresh_process(storage: StorageDriver) -> dict[str, Any]:
 # -- drivers -------------------------------------------------------------------------------------
 
 
+async def keep_session(connection: Any) -> None:
+    """asyncpg pool reset hook that sends nothing (as PostgresStorage's)."""
+
+
 @contextlib.asynccontextmanager
 async def driver_setup(
     name: str, folder: Path, big_keys: int
-) -> AsyncIterator[tuple[StorageDriver, list[Any]]]:
-    """The radaros driver (data loaded) and its baselines."""
+) -> AsyncIterator[tuple[StorageDriver, list[Any], tuple[str, dict[str, Any]]]]:
+    """The radaros driver (data loaded), its baselines, and the URL and options that open
+    its data again in another process."""
     if name == "memory":
         async with InMemoryStorage() as storage:
             await load_data(storage, big_keys)
@@ -678,7 +671,7 @@ async def driver_setup(
                 baseline.data[namespace] = {
                     key: json.dumps(value) for key, value in await storage.list(namespace)
                 }
-            yield storage, [baseline]
+            yield storage, [baseline], ("memory://", {})
     elif name == "sqlite":
         path = str(folder / "bench.db")
         async with SqliteStorage(path) as storage:
@@ -690,7 +683,7 @@ async def driver_setup(
                 baselines.append(peer)
             with contextlib.suppress(ImportError):
                 baselines.append(DiskcachePeer(str(folder / "diskcache")))
-            yield storage, baselines
+            yield storage, baselines, (f"sqlite:///{path}", {})
             for baseline in baselines:
                 await baseline.close()
     elif name == "postgres":
@@ -701,16 +694,25 @@ async def driver_setup(
         if not url:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                from tests.servers import EmbeddedPostgres
+                from tests.support.servers import EmbeddedPostgres
 
                 server = EmbeddedPostgres()
             url = server.url
         try:
             async with PostgresStorage(url, table="bench_kv", max_size=16) as storage:
                 await load_data(storage, big_keys)
-                options: Any = {**storage._pool_options, "max_size": 16}
-                pool = await asyncpg.create_pool(url, **options)
-                yield storage, [AsyncpgRaw(pool, storage)]
+                # The driver's own pool settings: same size, statement cache and timeouts,
+                # and no reset query on release (radaros leaves no session state).
+                pool = await asyncpg.create_pool(
+                    url,
+                    min_size=1,
+                    max_size=16,
+                    command_timeout=30,
+                    statement_cache_size=100,
+                    reset=keep_session,
+                    server_settings={"application_name": "radaros"},
+                )
+                yield storage, [AsyncpgRaw(pool, storage)], (url, {"table": "bench_kv"})
                 await pool.close()
         finally:
             if server is not None:
@@ -721,7 +723,7 @@ async def driver_setup(
         url = os.environ.get("RADAROS_BENCH_MONGODB_URL")
         mongo_server: Any = None
         if not url:
-            from tests.servers import SecantusServer
+            from tests.support.servers import SecantusServer
 
             mongo_server = SecantusServer()
             url = mongo_server.url
@@ -729,7 +731,8 @@ async def driver_setup(
             async with MongoDBStorage(url, database="bench", collection="bench_kv") as storage:
                 await load_data(storage, big_keys)
                 client: Any = AsyncMongoClient(url)
-                yield storage, [PymongoRaw(client["bench"]["bench_kv"])]
+                reopen = (url, {"database": "bench", "collection": "bench_kv"})
+                yield storage, [PymongoRaw(client["bench"]["bench_kv"])], reopen
                 await client.close()
         finally:
             if mongo_server is not None:
@@ -751,7 +754,7 @@ async def bench_driver(
     big_keys = counts["big_keys"]
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        async with driver_setup(name, Path(folder), big_keys) as (storage, baselines):
+        async with driver_setup(name, Path(folder), big_keys) as (storage, baselines, reopen):
             print(
                 f"# {name}: data loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr
             )
@@ -787,7 +790,7 @@ async def bench_driver(
             if name == "memory":  # the data lives in this process: measure here
                 scan = await measure_scan(storage, "big")
             else:
-                scan = await scan_in_fresh_process(storage)
+                scan = await scan_in_fresh_process(*reopen)
     return samples, scan
 
 

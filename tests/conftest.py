@@ -32,7 +32,7 @@ from radaros.storage import (
     SqliteStorage,
     StorageDriver,
 )
-from tests.servers import RedisCluster, RedisServer, SecantusServer
+from tests.support.servers import RedisCluster, RedisServer, SecantusServer
 
 SERVER_DRIVERS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
@@ -144,7 +144,7 @@ def postgres() -> Iterator[PostgresTarget]:
         if not url:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-                from tests.servers import EmbeddedPostgres
+                from tests.support.servers import EmbeddedPostgres
 
                 server = EmbeddedPostgres()
             url = server.url
@@ -165,7 +165,7 @@ def restartable_postgres() -> Iterator[Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-            from tests.servers import EmbeddedPostgres
+            from tests.support.servers import EmbeddedPostgres
 
             server = EmbeddedPostgres()
     except Exception as exc:

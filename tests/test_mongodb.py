@@ -157,7 +157,7 @@ async def test_unreachable_server_fails_within_the_timeout_without_password() ->
 async def test_stopped_server_then_recovery_with_the_same_driver() -> None:
     """A stopped server gives StorageConnectionError in bounded time; service resumes after."""
     try:
-        from tests.servers import SecantusServer
+        from tests.support.servers import SecantusServer
 
         server = SecantusServer()
     except Exception as exc:

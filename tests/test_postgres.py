@@ -25,7 +25,7 @@ from radaros.storage import (
 )
 from radaros.storage import base as base_module
 from tests.conftest import PostgresTarget, unavailable, unique_name
-from tests.servers import free_port, wait_for_port
+from tests.support.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.postgres
 

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from radaros.storage import RedisStorage, StorageConnectionError, open_storage
 from radaros.storage import base as base_module
 from tests.conftest import RedisTarget, report, unavailable, unique_name
-from tests.servers import RedisCluster, RedisServer, redis_cli
+from tests.support.servers import RedisCluster, RedisServer, redis_cli
 
 pytestmark = pytest.mark.redis
 

@@ -18,7 +18,7 @@ import pytest
 
 from radaros.storage import SqliteStorage, StorageConnectionError
 from radaros.storage import base as base_module
-from radaros.storage.sqlite import _Statements
+from radaros.storage.sqlite import Statements
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +130,7 @@ async def test_expired_rows_are_reclaimed_without_user_action(
 def test_prefix_and_namespace_queries_use_the_primary_key_index() -> None:
     """EXPLAIN QUERY PLAN: prefix pages, counts and namespaces search the index, never scan."""
     connection = sqlite3.connect(":memory:")  # closed at the end of the test
-    statements = _Statements("radaros_kv")
+    statements = Statements("radaros_kv")
     for statement in statements.schema:
         connection.execute(statement)
     queries = [

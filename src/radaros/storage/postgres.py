@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
-__all__ = ["PostgresStorage"]
+__all__ = ["PostgresStorage", "Statements"]
 
 SCHEMA_VERSION = 1
 _INIT_LOCK_KEY = 0x7261646172  # "radar": serializes concurrent initialize() across processes
@@ -159,7 +159,7 @@ class PostgresStorage(StorageDriver):
             "server_settings": {"application_name": application_name},
         }
         self._acquire_timeout_s = acquire_timeout_s
-        self._sql = _Statements(self._table, f"{table}_expiry", f'"{schema}".radaros_meta')
+        self._sql = Statements(self._table, f"{table}_expiry", f'"{schema}".radaros_meta')
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
@@ -177,6 +177,11 @@ class PostgresStorage(StorageDriver):
                 f"unknown option {unknown[0]!r} in the PostgreSQL URL; known options: {known}"
             )
         return (url,), ours
+
+    @property
+    def statements(self) -> Statements:
+        """The SQL this driver sends (for tools, and for benchmarks that send the same)."""
+        return self._sql
 
     def _describe(self) -> str:
         source = self._source().replace("client", "pool")
@@ -335,9 +340,7 @@ class PostgresStorage(StorageDriver):
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
     ) -> list[tuple[str, str, float]]:
-        sql, args = self._sql.range(
-            f"key, value, {self._sql.remaining}", namespace, prefix, after, limit, ordered=True
-        )
+        sql, args = self._sql.page(namespace, prefix, after, limit)
         return [(row[0], row[1], row[2]) for row in await self._fetch(sql, *args)]
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
@@ -379,8 +382,9 @@ class PostgresStorage(StorageDriver):
         return int(await self._fetchval(self._sql.sweep, limit))
 
 
-class _Statements:
-    """Every SQL statement for one table (identifiers already validated and quoted)."""
+class Statements:
+    """Every SQL statement PostgresStorage sends, for one table (identifiers already
+    validated and quoted)."""
 
     def __init__(self, table: str, expiry_index: str, meta: str) -> None:
         self.table = table
@@ -495,6 +499,14 @@ class _Statements:
             args.append(after)
             conditions.append(f"key > ${len(args) + 1}")
         return " AND ".join(conditions), args
+
+    def page(
+        self, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> tuple[str, list[Any]]:
+        """A page of (key, value, seconds to live) rows in key order, and its arguments."""
+        return self.range(
+            f"key, value, {self.remaining}", namespace, prefix, after, limit, ordered=True
+        )
 
     def range(
         self,

@@ -46,7 +46,7 @@ from radaros.storage.validate import (
     split_query,
 )
 
-__all__ = ["SqliteStorage"]
+__all__ = ["SqliteStorage", "Statements"]
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 30.0
@@ -292,7 +292,7 @@ class SqliteStorage(StorageDriver):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
         check_durations(lock_timeout_s=lock_timeout_s)
         self._worker = _Worker(self._path, synchronous, lock_timeout_s)
-        self._sql = _Statements(self._table)
+        self._sql = Statements(self._table)
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
@@ -307,6 +307,11 @@ class SqliteStorage(StorageDriver):
     @property
     def path(self) -> str:
         return self._path
+
+    @property
+    def statements(self) -> Statements:
+        """The SQL this driver sends (for tools, and for benchmarks that send the same)."""
+        return self._sql
 
     def _describe(self) -> str:
         return f"sqlite:///{self._path}"
@@ -418,9 +423,7 @@ class SqliteStorage(StorageDriver):
     async def _page(
         self, namespace: str, prefix: str, after: str | None, limit: int | None
     ) -> list[tuple[str, str, float]]:
-        sql, params = self._sql.range(
-            "SELECT key, value, expires_at", namespace, prefix, after, limit, ordered=True
-        )
+        sql, params = self._sql.page(namespace, prefix, after, limit)
 
         def work(connection: Connection) -> list[tuple[str, str, float]]:
             now = time.time()
@@ -505,8 +508,9 @@ class SqliteStorage(StorageDriver):
         return await self._run(work, write=True)
 
 
-class _Statements:
-    """Every SQL statement, built once per table name (an identifier checked before use)."""
+class Statements:
+    """Every SQL statement SqliteStorage sends, built once per table name (an identifier
+    checked before use)."""
 
     def __init__(self, table: str) -> None:
         self.table = table
@@ -591,6 +595,14 @@ class _Statements:
                 f"DELETE FROM {self.table} WHERE namespace = ? AND key IN ({marks})",
             )
         return pair
+
+    def page(
+        self, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """A page of (key, value, expires_at) rows in key order; pass `(now, *params)`."""
+        return self.range(
+            "SELECT key, value, expires_at", namespace, prefix, after, limit, ordered=True
+        )
 
     def range(
         self,

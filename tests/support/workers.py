@@ -1,4 +1,4 @@
-"""Work run in separate OS processes by the multi-process tests: `python -m tests.workers`.
+"""Work run in separate OS processes by the multi-process tests: `python -m tests.support.workers`.
 
 Each command opens the storage at a URL, waits for a shared start time (so processes
 really run at the same moment), does its work and prints one JSON line of results.

@@ -1,4 +1,4 @@
-"""Start `tests.workers` in several OS processes that begin their work at one instant."""
+"""Start `tests.support.workers` in several OS processes that begin their work at one instant."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 
 def spawn_workers(command: str, url: str, processes: int, **options: Any) -> list[dict[str, Any]]:
-    """Run `python -m tests.workers COMMAND URL` in `processes` processes; their JSON results."""
+    """Run `python -m tests.support.workers COMMAND URL` in `processes` processes; return
+    their JSON results."""
     start_at = time.time() + 1.5
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
     children = [
@@ -18,7 +19,7 @@ def spawn_workers(command: str, url: str, processes: int, **options: Any) -> lis
             [
                 sys.executable,
                 "-m",
-                "tests.workers",
+                "tests.support.workers",
                 command,
                 url,
                 "--worker",
