@@ -107,6 +107,8 @@ SWEEP_BATCH = 1000
 """Most expired entries one sweep statement deletes (keeps each statement short)."""
 CLOSE_TIMEOUT_S = 5.0
 """How long closing an owned pool or client may wait for work in flight."""
+DRAIN_TIMEOUT_S = 2.0
+"""How long close() lets calls already in flight finish before it releases connections."""
 RETRY_BASE_S = 0.0005
 RETRY_CAP_S = 0.05
 
@@ -172,6 +174,8 @@ class StorageDriver(abc.ABC):
         self._secrets: builtins.list[str] = []
         self._owns_client = True
         self._rules: Sequence[ErrorRule] | None = None
+        self._calls_in_flight = 0
+        self._drained: asyncio.Event | None = None
 
     # -- construction ------------------------------------------------------------------------
 
@@ -286,6 +290,12 @@ class StorageDriver(abc.ABC):
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
             logger.warning("%r closed from another event loop; its connections were dropped", self)
             return
+        if self._calls_in_flight:
+            # Calls already on the wire finish first (bounded): client libraries can leave
+            # a socket open when it is closed under a call that is still connecting.
+            self._drained = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT_S)
         if was_open or self._opened_partially():
             await self._call(self._close)
 
@@ -337,12 +347,15 @@ class StorageDriver(abc.ABC):
             self._loop is not None and self._loop is not _running_loop()
         ):
             await self._ready()
+        self._calls_in_flight += 1
         try:
             stored = await self._get(namespace, key)
         except Exception as exc:
             error = self._translated(exc)
         else:
             return default if stored is None else self._load(stored)
+        finally:
+            self._call_done()
         raise error
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
@@ -710,11 +723,19 @@ class StorageDriver(abc.ABC):
         The error is raised outside the `except` block, so a cause that was dropped because
         it shows a secret is not kept as `__context__` either.
         """
+        self._calls_in_flight += 1
         try:
             return await primitive(*args, **kwargs)
         except Exception as exc:
             error = self._translated(exc)
+        finally:
+            self._call_done()
         raise error
+
+    def _call_done(self) -> None:
+        self._calls_in_flight -= 1
+        if self._drained is not None and not self._calls_in_flight:
+            self._drained.set()
 
     def _translated(self, exc: Exception) -> StorageError:
         """The StorageError for `exc`, by the driver's table; anything the table misses is

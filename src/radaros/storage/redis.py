@@ -32,12 +32,11 @@ byte by byte, and UTF-8 byte order is code point order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from radaros.storage.base import CLOSE_TIMEOUT_S, ErrorRule, StorageDriver
+from radaros.storage.base import ErrorRule, StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
 from radaros.storage.validate import check_durations, prefix_upper_bound, split_query
 
@@ -331,10 +330,8 @@ class RedisStorage(StorageDriver):
         self._scripts: dict[str, AsyncScript] = {}
         self._sweep_after = ""
         self._pool: Any = None
-        # Calls in flight are counted here: beyond max_connections they wait (redis-py's
-        # cluster client would raise MaxConnectionsError), and close() can let them finish
-        # before it closes the client (older redis-py clients leave sockets of calls in
-        # flight open otherwise).
+        # Beyond max_connections, calls wait here (redis-py's cluster client would raise
+        # MaxConnectionsError instead of waiting for a free connection).
         self._slots = asyncio.Semaphore(max_connections)
 
     @classmethod
@@ -413,19 +410,11 @@ class RedisStorage(StorageDriver):
         pool, self._pool = self._pool, None
 
         async def close() -> None:
-            # Let calls in flight finish first (bounded): redis-py can leave the socket of a
-            # call in flight (or one still connecting) open after aclose().
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._drain(), CLOSE_TIMEOUT_S / 2)
             await client.aclose()  # type: ignore[union-attr]
             if pool is not None:
                 await pool.disconnect()
 
         await self._release(client, close, lambda: None)
-
-    async def _drain(self) -> None:
-        for _ in range(self._options["max_connections"]):
-            await self._slots.acquire()
 
     def _live_client(self) -> Client:
         client = self._client
