@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from radaros.storage.cli import main
-from tests.conftest import MongoTarget, PostgresTarget, mongodb_url
+from tests.conftest import MongoTarget, PostgresTarget, RedisTarget, mongodb_url
 
 
 def run_cli(
@@ -131,3 +131,14 @@ def test_commands_work_on_mongodb(mongodb: MongoTarget, tmp_path: Path) -> None:
     assert run_cli("--url", url, "set", "cli", "k", '["x", 1e300]', cwd=tmp_path).returncode == 0
     assert json.loads(run_cli("--url", url, "get", "cli", "k", cwd=tmp_path).stdout) == ["x", 1e300]
     assert run_cli("--url", url, "namespaces", cwd=tmp_path).stdout.splitlines() == ["cli"]
+
+
+@pytest.mark.redis
+def test_commands_work_on_redis(redis: RedisTarget, tmp_path: Path) -> None:
+    """The CLI initializes and uses a Redis URL with options in its query string."""
+    url = f"{redis.url}?prefix=radaros_cli"
+    assert run_cli("--url", url, "set", "cli", "k", '{"n": 1}', cwd=tmp_path).returncode == 0
+    assert json.loads(run_cli("--url", url, "get", "cli", "k", cwd=tmp_path).stdout) == {"n": 1}
+    assert "cli" in run_cli("--url", url, "namespaces", cwd=tmp_path).stdout.splitlines()
+    assert run_cli("--url", url, "delete", "cli", "k", cwd=tmp_path).returncode == 0
+    assert run_cli("--url", url, "get", "cli", "k", cwd=tmp_path).returncode == 3

@@ -43,8 +43,12 @@ async def fill(storage: StorageDriver, names: list[str]) -> None:
     documents (in the driver's layout) go in one bulk insert: SecantusDB takes minutes for
     80,000 single upserts."""
     if isinstance(storage, MongoDBStorage):
-        documents = [{"ns": name, "k": "k", "v": 1, "e": NEVER, "r": 1} for name in names]
-        await storage._live_collection().insert_many(documents, ordered=False)
+        for start in range(0, len(names), 5000):  # each batch well inside the socket timeout
+            documents = [
+                {"ns": name, "k": "k", "v": 1, "e": NEVER, "r": 1}
+                for name in names[start : start + 5000]
+            ]
+            await storage._live_collection().insert_many(documents, ordered=False)
         return
     for start in range(0, len(names), 250):
         chunk = names[start : start + 250]
