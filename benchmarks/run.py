@@ -234,7 +234,7 @@ class SqliteThread:
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
         sql, params = SQL.page(namespace, prefix, None, None)
         rows = await self.run(lambda c: c.execute(sql, (time.time(), *params)).fetchall(), False)
-        return [(key, json.loads(raw)) for key, raw in rows]
+        return [(row[0], json.loads(row[1])) for row in rows]
 
     async def increment(self, key: str) -> Any:
         def work(connection: sqlite3.Connection) -> Any:
