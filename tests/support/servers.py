@@ -112,7 +112,28 @@ class EmbeddedPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class SecantusServer:
+class ServerProcess:
+    """A server in a child process, with its data in `root` (removed by `close`)."""
+
+    root: Path
+    process: subprocess.Popen[bytes] | None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class SecantusServer(ServerProcess):
     """SecantusDB (MongoDB wire protocol over WiredTiger) in its own process."""
 
     def __init__(self) -> None:
@@ -145,22 +166,8 @@ class SecantusServer:
         log.close()
         wait_for_port(self.port)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
 
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-class RedisServer:
+class RedisServer(ServerProcess):
     """A standalone redis-server with AOF (`appendfsync always`): a crash loses no
     acknowledged write. Its data dir survives stop/start and kill -9."""
 
@@ -209,20 +216,6 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def redis_cli(port: int, *arguments: str, timeout_s: float = 30) -> str:

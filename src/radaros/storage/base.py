@@ -69,6 +69,7 @@ from radaros.storage.validate import (
     check_prefix,
     check_ttl,
     coerce_options,
+    option_names,
     split_query,
 )
 
@@ -191,6 +192,22 @@ class StorageDriver(abc.ABC):
         """Constructor arguments for `url`, and the radaros options in its query string."""
         rest, raw = split_query(url)
         return (rest,), raw
+
+    @classmethod
+    def _take_options(
+        cls, url: str, backend: str, backend_parameters: frozenset[str] | None
+    ) -> tuple[str, dict[str, str]]:
+        """`(url without radaros's options, those options)`. The backend's own parameters
+        stay in the URL; with `backend_parameters`, any other one is refused by name."""
+        names = option_names(cls)
+        rest, ours = split_query(url, names)
+        unknown = sorted(set(split_query(rest)[1]) - (backend_parameters or set()))
+        if backend_parameters is not None and unknown:
+            known = ", ".join(sorted(names | backend_parameters))
+            raise ValueError(
+                f"unknown option {unknown[0]!r} in the {backend} URL; known options: {known}"
+            )
+        return rest, ours
 
     def _adopt(self, url_or_client: str | T) -> T | None:
         """Remember where the connection comes from: a URL is owned (and closed by the

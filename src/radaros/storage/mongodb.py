@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 import math
 import re
 import time
@@ -50,7 +49,7 @@ from radaros.storage.errors import (
     StorageError,
     ValueTooLargeError,
 )
-from radaros.storage.validate import check_durations, prefix_upper_bound, split_query
+from radaros.storage.validate import check_durations, prefix_upper_bound
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -183,14 +182,8 @@ class MongoDBStorage(StorageDriver):
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
-        """radaros's options leave the URL; every other one is PyMongo's and stays."""
-        names = {
-            name
-            for parameter in inspect.signature(cls).parameters.values()
-            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-            for name in (parameter.name, parameter.name.removesuffix("_s"))
-        }
-        rest, ours = split_query(url, names)
+        """radaros's options leave the URL; every other one is PyMongo's, checked by PyMongo."""
+        rest, ours = cls._take_options(url, "MongoDB", None)
         return (rest,), ours
 
     def _describe(self) -> str:

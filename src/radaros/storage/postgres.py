@@ -43,7 +43,6 @@ from radaros.storage.validate import (
     check_durations,
     check_identifier,
     prefix_upper_bound,
-    split_query,
 )
 
 if TYPE_CHECKING:
@@ -166,16 +165,7 @@ class PostgresStorage(StorageDriver):
         scheme, separator, rest = url.partition("://")
         if scheme.lower() == "postgresql+asyncpg":
             url = f"postgresql{separator}{rest}"
-        names = {"table", "schema", "min_size", "max_size", "pgbouncer", "application_name"}
-        for timed in ("acquire_timeout", "command_timeout", "connect_timeout"):
-            names.update((timed, f"{timed}_s"))
-        url, ours = split_query(url, names)
-        unknown = sorted(set(split_query(url)[1]) - LIBPQ_PARAMETERS)
-        if unknown:
-            known = ", ".join(sorted(names | LIBPQ_PARAMETERS))
-            raise ValueError(
-                f"unknown option {unknown[0]!r} in the PostgreSQL URL; known options: {known}"
-            )
+        url, ours = cls._take_options(url, "PostgreSQL", LIBPQ_PARAMETERS)
         return (url,), ours
 
     @property

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from radaros.storage.base import ErrorRule, StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
-from radaros.storage.validate import check_durations, prefix_upper_bound, split_query
+from radaros.storage.validate import check_durations, prefix_upper_bound
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -336,15 +336,7 @@ class RedisStorage(StorageDriver):
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
-        names = {"prefix", "cluster", "max_connections", "connect_timeout", "timeout"}
-        names |= {"connect_timeout_s", "timeout_s"}
-        url, ours = split_query(url, names)
-        unknown = sorted(set(split_query(url)[1]) - REDIS_URL_PARAMETERS)
-        if unknown:
-            known = ", ".join(sorted(names | REDIS_URL_PARAMETERS))
-            raise ValueError(
-                f"unknown option {unknown[0]!r} in the Redis URL; known options: {known}"
-            )
+        url, ours = cls._take_options(url, "Redis", REDIS_URL_PARAMETERS)
         return (url,), ours
 
     def _describe(self) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "check_prefix",
     "check_ttl",
     "coerce_options",
+    "option_names",
     "prefix_upper_bound",
     "scheme_of",
     "split_query",
@@ -131,6 +132,20 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def _keyword_options(driver_class: type) -> dict[str, inspect.Parameter]:
+    return {
+        name: parameter
+        for name, parameter in inspect.signature(driver_class).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def option_names(driver_class: type) -> set[str]:
+    """The names a URL may use for the constructor's keyword options (`x_s` also as `x`)."""
+    names = set(_keyword_options(driver_class))
+    return names | {name.removesuffix("_s") for name in names}
+
+
 def coerce_options(driver_class: type, raw: Mapping[str, str], where: str) -> dict[str, Any]:
     """Constructor keywords from URL query parameters (`where` names the URL, redacted).
 
@@ -138,11 +153,7 @@ def coerce_options(driver_class: type, raw: Mapping[str, str], where: str) -> di
     `connect_timeout=5` sets `connect_timeout_s`). Values take the type of the keyword's
     default. An unknown parameter raises ValueError naming it and the known ones.
     """
-    parameters = {
-        name: parameter
-        for name, parameter in inspect.signature(driver_class).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    parameters = _keyword_options(driver_class)
     options: dict[str, Any] = {}
     for name, text in raw.items():
         keyword = name if name in parameters else f"{name}_s"
