@@ -324,8 +324,8 @@ class StorageDriver(abc.ABC):
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
             raise StorageError(
                 f"{type(self).__name__} was opened on another event loop, and its connections "
-                "belong to that loop (asyncio.run() makes a new loop each time): open the "
-                "driver inside the loop that uses it, or use radaros.sync for blocking code"
+                "belong to that loop (asyncio.run() makes a new loop each time): create and "
+                "open one driver per event loop, inside the loop that uses it"
             )
 
     async def __aenter__(self) -> Self:
