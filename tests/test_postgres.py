@@ -328,7 +328,8 @@ def test_use_from_another_event_loop_says_what_to_do(postgres: PostgresTarget) -
     first_loop = asyncio.new_event_loop()
     try:
         first_loop.run_until_complete(storage.initialize())
-        with pytest.raises(StorageError, match=r"another event loop.*one driver per event loop") as info:
+        expected = r"another event loop.*one driver per event loop"
+        with pytest.raises(StorageError, match=expected) as info:
             asyncio.run(storage.get("a", "b"))
         assert not isinstance(info.value.__cause__, RuntimeError)
         with pytest.raises(StorageError, match="another event loop"):
