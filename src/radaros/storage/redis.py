@@ -57,7 +57,6 @@ WRITE_PURGE = 8
 """Expired entries of its namespace that each write reclaims on the way."""
 SWEEP_NAMESPACES = 200
 """Namespaces one background sweep step visits."""
-CLUSTER_TRUE = {"1", "true", "yes", "on"}
 
 _PRELUDE = """
 local values, keys, expiries = KEYS[1], KEYS[2], KEYS[3]
