@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from radaros.storage import SqliteStorage, StorageConnectionError
+from radaros.storage import InMemoryStorage, SqliteStorage, StorageConnectionError
 from radaros.storage import base as base_module
-from radaros.storage.sqlite import Statements
+from radaros.storage.sqlite import Statements, _Stop
 
 pytestmark = pytest.mark.slow
 
@@ -187,3 +189,23 @@ async def test_group_commit_returns_each_result_to_its_caller(tmp_path: Path) ->
         assert isinstance(results[50], TypeError)
         assert results[51:] == [False] * 50
         assert await storage.get_many("ns", [f"k{i}" for i in range(50)]) == list(range(50))
+
+
+async def test_dropping_an_open_driver_warns(tmp_path: Path) -> None:
+    """A driver dropped while open gives a ResourceWarning naming it (as aiosqlite does); the
+    in-memory driver holds nothing and stays silent."""
+    storage = SqliteStorage(tmp_path / "dropped.db")
+    await storage.set("ns", "k", 1)
+    worker = storage._worker
+    with pytest.warns(ResourceWarning, match="unclosed SqliteStorage"):
+        del storage
+    loop = asyncio.get_running_loop()
+    stopped: asyncio.Future[Any] = loop.create_future()
+    worker.submit(_Stop(loop, stopped))  # what close() would have done
+    await stopped
+    memory = InMemoryStorage()
+    await memory.set("ns", "k", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del memory
+        gc.collect()  # would raise here if the in-memory driver warned

@@ -145,21 +145,31 @@ class _Worker:
             if isinstance(job, _Stop):
                 self._shutdown(job)
                 return
-            if not job.is_write:
+            if job.is_write:
+                pending = self._run_write_batch(job)
+            else:
                 self._run_read(job)
-                continue
-            batch = [job]
-            while len(batch) < MAX_BATCH:
-                try:
-                    follower = self.jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(follower, _Job) and follower.is_write:
-                    batch.append(follower)
-                else:
-                    pending = follower
-                    break
-            self._run_writes(batch)
+            # Drop the finished job before waiting for the next: its closure holds the
+            # driver, which could otherwise never be collected (nor warn that it was not
+            # closed) while this thread waits.
+            job = None  # type: ignore[assignment]
+
+    def _run_write_batch(self, first: _Job) -> _Job | _Stop | None:
+        """Commit `first` with the write jobs queued behind it; return the next job that
+        is not a write (it runs next), if one was taken from the queue."""
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                follower = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(follower, _Job) and follower.is_write:
+                batch.append(follower)
+            else:
+                self._run_writes(batch)
+                return follower
+        self._run_writes(batch)
+        return None
 
     def _connection(self) -> Connection:
         if self.connection is None:
