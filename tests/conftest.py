@@ -182,19 +182,26 @@ class MongoTarget:
     server: SecantusServer | None
 
 
+def external_or_own(env_var: str, start: Callable[[], Any], what: str) -> Iterator[tuple[str, Any]]:
+    """(url, None) for the server `env_var` names, else (url, server) for one started here
+    (closed afterwards); a server that cannot start makes the tests unavailable."""
+    url = os.environ.get(env_var)
+    if url:
+        yield url, None
+        return
+    try:
+        server = start()
+    except Exception as exc:
+        unavailable(f"{what} unavailable: {type(exc).__name__}: {exc}")
+    yield server.url, server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def mongodb() -> Iterator[MongoTarget]:
     """A MongoDB-protocol server: RADAROS_TEST_MONGODB_URL, else SecantusDB."""
-    url = os.environ.get("RADAROS_TEST_MONGODB_URL")
-    if url:
-        yield MongoTarget(url, None)
-        return
-    try:
-        server = SecantusServer()
-    except Exception as exc:
-        unavailable(f"SecantusDB unavailable: {type(exc).__name__}: {exc}")
-    yield MongoTarget(server.url, server)
-    server.close()
+    for url, server in external_or_own("RADAROS_TEST_MONGODB_URL", SecantusServer, "SecantusDB"):
+        yield MongoTarget(url, server)
 
 
 @dataclass
@@ -207,33 +214,17 @@ class RedisTarget:
 
 @pytest.fixture(scope="session")
 def redis() -> Iterator[RedisTarget]:
-    """A standalone Redis with AOF fsync on every write: RADAROS_TEST_REDIS_URL, else one of
-    our own."""
-    url = os.environ.get("RADAROS_TEST_REDIS_URL")
-    if url:
-        yield RedisTarget(url, None)
-        return
-    try:
-        server = RedisServer()
-    except Exception as exc:
-        unavailable(f"redis-server unavailable: {type(exc).__name__}: {exc}")
-    yield RedisTarget(server.url, server)
-    server.close()
+    """A standalone Redis with AOF fsync on every write: RADAROS_TEST_REDIS_URL, else ours."""
+    for url, server in external_or_own("RADAROS_TEST_REDIS_URL", RedisServer, "redis-server"):
+        yield RedisTarget(url, server)
 
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisTarget]:
     """A Redis Cluster (3 primaries, 3 replicas): RADAROS_TEST_REDIS_CLUSTER_URL, else ours."""
-    url = os.environ.get("RADAROS_TEST_REDIS_CLUSTER_URL")
-    if url:
-        yield RedisTarget(url, None)
-        return
-    try:
-        cluster = RedisCluster()
-    except Exception as exc:
-        unavailable(f"Redis cluster unavailable: {type(exc).__name__}: {exc}")
-    yield RedisTarget(cluster.url, cluster)
-    cluster.close()
+    env_var = "RADAROS_TEST_REDIS_CLUSTER_URL"
+    for url, cluster in external_or_own(env_var, RedisCluster, "Redis cluster"):
+        yield RedisTarget(url, cluster)
 
 
 def mongodb_url(base_url: str, database: str) -> str:
