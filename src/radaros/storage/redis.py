@@ -52,7 +52,7 @@ __all__ = ["RedisStorage"]
 
 MAX_ARGUMENTS = 1000
 """Keys per script call: Lua's `unpack` limit is ~8000 values, and shorter scripts keep
-the server responsive."""
+the server responsive. So `set_many` is all-or-nothing up to this many keys, not beyond."""
 WRITE_PURGE = 8
 """Expired entries of its namespace that each write reclaims on the way."""
 SWEEP_NAMESPACES = 200
