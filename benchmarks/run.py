@@ -4,7 +4,7 @@ Committed results (docs/performance.md, benchmarks/results/latest.json) came fro
 
     python -m benchmarks.run --rounds 3 --json benchmarks/results/latest.json
 
-Options: `--drivers memory,sqlite,postgres,mongodb`, `--workloads set,get,...`,
+Options: `--drivers memory,sqlite,postgres,mongodb,redis`, `--workloads set,get,...`,
 `--big-keys 1000000` (keys in the large namespace for list/scan), `--quick` (small counts).
 
 Every workload runs for radaros and for a baseline adapter that issues the same statements
@@ -40,6 +40,7 @@ from radaros.storage import (
     InMemoryStorage,
     MongoDBStorage,
     PostgresStorage,
+    RedisStorage,
     SqliteStorage,
     StorageDriver,
 )
@@ -737,6 +738,46 @@ async def driver_setup(
         finally:
             if mongo_server is not None:
                 mongo_server.close()
+    elif name == "redis":
+        import redis.asyncio
+
+        from benchmarks.redis_adapters import AiocachePeer, PyKeyValuePeer, RedisRaw
+
+        url = os.environ.get("RADAROS_BENCH_REDIS_URL")
+        redis_server: Any = None
+        if not url:
+            from tests.support.servers import RedisServer
+
+            # Redis's own default for an AOF: fsync once a second.
+            redis_server = RedisServer(extra=["--appendfsync", "everysec"])
+            url = redis_server.url
+        try:
+            async with RedisStorage(url, prefix="bench") as storage:
+                await load_data(storage, big_keys)
+                one = redis.asyncio.Redis.from_url(
+                    url, decode_responses=True, single_connection_client=True
+                )
+                pooled = redis.asyncio.Redis(
+                    connection_pool=redis.asyncio.BlockingConnectionPool.from_url(
+                        url, decode_responses=True, max_connections=50
+                    )
+                )
+                redis_baselines: list[Any] = [
+                    RedisRaw(one, storage.scripts, "raw redis-py, 1 connection"),
+                    RedisRaw(pooled, storage.scripts, "raw redis-py, pool"),
+                ]
+                with contextlib.suppress(ImportError):
+                    redis_baselines.append(PyKeyValuePeer(url))
+                with contextlib.suppress(ImportError):
+                    redis_baselines.append(AiocachePeer(url))
+                for baseline in redis_baselines:
+                    await baseline.open()
+                yield storage, redis_baselines, (url, {"prefix": "bench"})
+                for baseline in redis_baselines:
+                    await baseline.close()
+        finally:
+            if redis_server is not None:
+                redis_server.close()
     else:
         raise SystemExit(f"unknown driver {name}")
 
@@ -840,7 +881,7 @@ def print_table(rows: list[dict[str, Any]], scans: dict[str, dict[str, Any]]) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--drivers", default="memory,sqlite,postgres,mongodb")
+    parser.add_argument("--drivers", default="memory,sqlite,postgres,mongodb,redis")
     parser.add_argument("--workloads", default="")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big-keys", type=int, default=1_000_000)

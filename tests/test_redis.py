@@ -55,11 +55,11 @@ async def test_keys_live_under_the_prefix_in_one_slot_per_namespace(
         for name in names:
             slots = {
                 redis_cli(port, "cluster", "keyslot", key).strip()
-                for key in storage._keys(name, writes=True)[:3]
+                for key in storage.scripts.keys(name, writes=True)[:3]
             }
             assert len(slots) == 1, (name, slots)
-            assert all(key.startswith(f"{prefix}:{{") for key in storage._keys(name))
-        assert len({tuple(storage._keys(name)) for name in names}) == len(names)
+            assert all(key.startswith(f"{prefix}:{{") for key in storage.scripts.keys(name))
+        assert len({tuple(storage.scripts.keys(name)) for name in names}) == len(names)
 
 
 async def test_no_keys_or_scan_and_one_round_trip_per_operation(
@@ -103,7 +103,7 @@ async def test_expired_entries_are_reclaimed_without_user_action(
     await asyncio.sleep(0.4)
     await storage.set("other", "k", 1)  # a write starts the background sweep
     client = storage._live_client()
-    values, keys, expiries = storage._keys("gone")
+    values, keys, expiries = storage.scripts.keys("gone")
     for _ in range(100):
         if await client.exists(values, keys, expiries) == 0:
             break
@@ -135,7 +135,7 @@ async def test_open_storage_with_options(redis: RedisTarget) -> None:
     async with open_storage(f"{redis.url}?prefix={prefix}&timeout=5") as storage:
         assert isinstance(storage, RedisStorage)
         await storage.set("ns", "k", 1)
-        assert storage._keys("ns")[0].startswith(f"{prefix}:")
+        assert storage.scripts.keys("ns")[0].startswith(f"{prefix}:")
 
 
 # -- crashes and failover: servers of these tests' own ------------------------------------------
@@ -235,7 +235,9 @@ async def test_cluster_primary_killed_fails_over(failover_cluster: RedisCluster)
         cluster.url, cluster=True, prefix="failover", timeout_s=1, connect_timeout_s=1
     ) as storage:
         await storage.set("session:1", "state", {"n": 0})
-        slot = redis_cli(cluster.nodes[0].port, "cluster", "keyslot", storage._keys("session:1")[0])
+        slot = redis_cli(
+            cluster.nodes[0].port, "cluster", "keyslot", storage.scripts.keys("session:1")[0]
+        )
         victim = next(
             node
             for node in cluster.nodes

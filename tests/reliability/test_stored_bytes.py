@@ -71,7 +71,7 @@ async def plant(storage: StorageDriver, hostile: list[str]) -> None:
                 {"k": f"k{i}"}, {"$set": {"j": text}, "$unset": {"v": ""}}
             )
     elif isinstance(storage, RedisStorage):
-        values_key = storage._keys("ns")[0]
+        values_key = storage.scripts.keys("ns")[0]
         for i, text in enumerate(hostile):
             await storage._live_client().hset(values_key, f"k{i}", text)
     else:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from radaros import ChatHistory
 from radaros.storage import open_storage
 
 
@@ -57,6 +58,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.gather(*(push(task) for task in range(args.tasks)))
         elif args.command == "initialize":
             await storage.set(args.namespace, f"init{args.worker}", args.worker)
+        elif args.command == "chat":
+            # Each task adds `count` messages one at a time; the totals returned are kept.
+            history = ChatHistory(storage, "shared", max_messages=args.window)
+
+            async def chat(task: int) -> list[list[Any]]:
+                added = []
+                for i in range(args.count):
+                    text = f"{args.worker}-{task}-{i}"
+                    added.append([text, await history.add({"text": text})])
+                return added
+
+            per_task = await asyncio.gather(*(chat(task) for task in range(args.tasks)))
+            result["added"] = [pair for added in per_task for pair in added]
         elif args.command == "history":
             result["history"] = await record_history(storage, args)
     return result
@@ -121,7 +135,8 @@ async def record_history(storage: Any, args: argparse.Namespace) -> list[list[An
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "command", choices=["add", "increment", "append", "initialize", "history", "crash-writer"]
+        "command",
+        choices=["add", "increment", "append", "initialize", "chat", "history", "crash-writer"],
     )
     parser.add_argument("url")
     parser.add_argument("--namespace", default="workers")
@@ -131,6 +146,7 @@ def main() -> None:
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--options", default="{}")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--window", type=int, default=None)
     parser.add_argument("--stop-file", default="")
     args = parser.parse_args()
     if args.command == "crash-writer":

@@ -76,6 +76,8 @@ from radaros.storage.validate import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from radaros.collection import Collection
+
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MEMORY_LONG",
@@ -250,6 +252,12 @@ class StorageDriver(abc.ABC):
         except (asyncio.TimeoutError, Exception):
             with contextlib.suppress(Exception):
                 abort()
+
+    def collection(self, namespace: str, type_: type[T]) -> Collection[T]:
+        """A typed view of one namespace: `Collection(self, namespace, type_)`."""
+        from radaros.collection import Collection
+
+        return Collection(self, namespace, type_)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

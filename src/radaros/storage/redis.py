@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     Client = Redis | RedisCluster
 
-__all__ = ["RedisStorage"]
+__all__ = ["RedisStorage", "Scripts"]
 
 MAX_ARGUMENTS = 1000
 """Keys per script call: Lua's `unpack` limit is ~8000 values, and shorter scripts keep
@@ -280,6 +280,29 @@ def _lex_range(prefix: str, after: str | None) -> tuple[str, str]:
     return start, "+" if upper is None else f"({upper}"
 
 
+class Scripts:
+    """Every operation's Lua source (`source[name]`, prelude included) and the Redis keys
+    it runs on (`keys(namespace, writes=...)`), for one key prefix and topology. Each
+    script takes the namespace as ARGV[1]; the rest of ARGV is per script."""
+
+    def __init__(self, prefix: str, cluster: bool) -> None:
+        self.prefix = prefix
+        self.cluster = cluster
+        self.index = f"{prefix}:namespaces"
+        self.source = {
+            name: _PRELUDE + body.replace("WRITE_PURGE", str(WRITE_PURGE))
+            for name, body in _SCRIPTS.items()
+        }
+
+    def keys(self, namespace: str, *, writes: bool = False) -> list[str]:
+        """The namespace's keys (one slot); standalone writes also get the namespace index."""
+        tag = f"{self.prefix}:{{{_escape(namespace)}}}"
+        keys = [f"{tag}:v", f"{tag}:k", f"{tag}:x"]
+        if writes and not self.cluster:
+            keys.append(self.index)
+        return keys
+
+
 class RedisStorage(StorageDriver):
     """Redis or Valkey through redis-py: its own client (from a URL) or a borrowed one.
 
@@ -320,6 +343,7 @@ class RedisStorage(StorageDriver):
         self._prefix = prefix
         self._is_cluster = cluster
         self._index = f"{prefix}:namespaces"
+        self._layout = Scripts(prefix, cluster)
         self._options: dict[str, Any] = {
             "decode_responses": True,
             "max_connections": max_connections,
@@ -337,6 +361,12 @@ class RedisStorage(StorageDriver):
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
         url, ours = cls._take_options(url, "Redis", REDIS_URL_PARAMETERS)
         return (url,), ours
+
+    @property
+    def scripts(self) -> Scripts:
+        """The Lua scripts this driver runs and the keys each runs on, for tools and
+        benchmarks that want to send exactly what it sends."""
+        return self._layout
 
     def _describe(self) -> str:
         topology = "cluster" if self._is_cluster else "standalone"
@@ -377,18 +407,15 @@ class RedisStorage(StorageDriver):
                     self._url, retry=retry, **self._options
                 )
             else:
-                # A blocking pool: beyond max_connections, calls wait for a free connection.
-                self._pool = redis.asyncio.BlockingConnectionPool.from_url(
-                    self._url,
-                    timeout=self._options["socket_connect_timeout"],
-                    retry=retry,
-                    **self._options,
+                # `_slots` already keeps calls within max_connections, so the pool never
+                # runs out and can be the plain one (no wait, no timer per call).
+                self._pool = redis.asyncio.ConnectionPool.from_url(
+                    self._url, retry=retry, **self._options
                 )
                 self._client = redis.asyncio.Redis(connection_pool=self._pool, retry=retry)
         client = self._live_client()
         self._scripts = {
-            name: client.register_script(_PRELUDE + body.replace("WRITE_PURGE", str(WRITE_PURGE)))
-            for name, body in _SCRIPTS.items()
+            name: client.register_script(source) for name, source in self._layout.source.items()
         }
         await client.ping()
         # Loaded now, so that no call pays for a NOSCRIPT reply and a reload (a primary
@@ -413,18 +440,10 @@ class RedisStorage(StorageDriver):
             raise StorageClosedError(f"{self!r} is closed")
         return client
 
-    def _keys(self, namespace: str, *, writes: bool = False) -> list[str]:
-        """The namespace's keys (one slot); standalone writes also get the namespace index."""
-        tag = f"{self._prefix}:{{{_escape(namespace)}}}"
-        keys = [f"{tag}:v", f"{tag}:k", f"{tag}:x"]
-        if writes and not self._is_cluster:
-            keys.append(self._index)
-        return keys
-
     async def _run(self, name: str, namespace: str, *args: Any, writes: bool = False) -> Any:
         """Run one script on the namespace's slot: one round trip."""
         script = self._scripts[name]
-        keys = self._keys(namespace, writes=writes)
+        keys = self._layout.keys(namespace, writes=writes)
         return await self._bounded(lambda client: script(keys, [namespace, *args], client=client))
 
     async def _bounded(self, call: Callable[[Client], Awaitable[Any]]) -> Any:

@@ -1,0 +1,58 @@
+"""What mypy sees through a Collection, ChatHistory and Scoped view (checked, never run).
+
+`mypy --strict` (CI) fails if any `assert_type` below does not hold: the types a user's
+editor and type checker get are part of the interface.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from typing_extensions import assert_type
+
+from radaros import ChatHistory, Collection, Item, Scoped, Session, Sessions, StorageDriver
+
+
+class Message(BaseModel):
+    role: str
+    text: str
+    at: datetime
+
+
+async def typed_usage(storage: StorageDriver) -> None:
+    messages = storage.collection("messages", Message)
+    assert_type(messages, Collection[Message])
+    assert_type(await messages.get("m1"), Message | None)
+    assert_type(await messages.get("m1", Message(role="a", text="b", at=datetime.now())), Message)
+    assert_type(await messages.get("m1", 0), Message | int)
+    assert_type(await messages.get_many(["a", "b"]), list[Message | None])
+    assert_type(await messages.list(), list[Item[Message]])
+    assert_type(
+        await messages.update("m1", lambda m: m or Message(role="", text="", at=datetime.now())),
+        Message,
+    )
+    assert_type(await messages.add("m1", Message(role="a", text="b", at=datetime.now())), bool)
+    async for item in messages.scan():
+        assert_type(item, Item[Message])
+        assert_type(item.value, Message)
+
+    logs = Collection(storage, "logs", list[Message])
+    assert_type(logs, Collection[list[Message]])
+    assert_type(await logs.get("l"), list[Message] | None)
+    assert_type(await logs.append("l", []), int)
+
+    stamps = Scoped(storage, "tenant:1:").collection("stamps", datetime)
+    assert_type(await stamps.get("s"), datetime | None)
+
+    sessions = Sessions(storage)
+    assert_type(await sessions.create("ada"), Session)
+    assert_type(await sessions.get("s"), Session | None)
+    assert_type(await sessions.list("ada"), list[Session])
+
+    plain = ChatHistory(storage, "s")
+    assert_type(await plain.messages(), list[dict[str, Any]])
+    typed = ChatHistory(storage, "s", message_type=Message)
+    assert_type(await typed.messages(last=5), list[Message])
+    assert_type(await typed.add(Message(role="a", text="b", at=datetime.now())), int)
