@@ -195,7 +195,7 @@ async def test_list_is_consistent_under_concurrent_create_and_delete(
 
 async def test_list_reads_only_the_users_index_range() -> None:
     """list(user) asks the store for that user's index range and sessions only, whatever
-    the number of other users' sessions (the cost bound; timing: benchmarks/memory.py)."""
+    the number of other users' sessions (the cost bound; timing: benchmarks/agent_memory.py)."""
     calls: list[tuple[str, str, int]] = []
 
     class Recording(InMemoryStorage):

@@ -1,0 +1,493 @@
+"""The blocking API: every method of a driver, for scripts, notebooks, WSGI apps and Django.
+
+```python
+from radaros.sync import open_storage
+
+with open_storage("sqlite:///app.db") as storage:
+    storage.set("prefs", "theme", "dark")
+    print(storage.get("prefs", "theme"))
+```
+
+Each `SyncStorage` runs its driver on an event loop of its own, in one background thread:
+a driver binds to the loop it was opened on, and this loop is the only one it ever sees.
+So a `SyncStorage` is safe to share between threads, works where an event loop is already
+running in the calling thread (Jupyter), and never nests `asyncio.run`. Functions given to
+`update` run on that background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+
+from radaros.sessions import ChatHistory, Session, Sessions, Summaries
+from radaros.storage.base import DEFAULT_PAGE_SIZE, Entry, StorageDriver, TTLEntry
+from radaros.storage.errors import StorageClosedError
+from radaros.storage.url import open_storage as open_async_storage
+from radaros.storage.validate import TTL
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from radaros.collection import Collection, Item
+
+__all__ = [
+    "SyncChatHistory",
+    "SyncCollection",
+    "SyncSessions",
+    "SyncStorage",
+    "SyncSummaries",
+    "open_storage",
+]
+
+T = TypeVar("T")
+D = TypeVar("D")
+M = TypeVar("M")
+CLOSE_WAIT_S = 10.0
+"""How long `close()` waits for the driver to close before stopping the loop anyway (the
+driver's own close is bounded well below this)."""
+
+
+def open_storage(url: str | None = None, **options: Any) -> SyncStorage:
+    """A `SyncStorage` for `url` (as `radaros.open_storage`); opened by `with` or `open()`."""
+    return SyncStorage(open_async_storage(url, **options))
+
+
+class _Loop:
+    """An event loop on a daemon thread, and blocking calls into it."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self.stopped = False
+        self.lock = threading.Lock()
+        self.waiting: set[concurrent.futures.Future[Any]] = set()
+        self.thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.loop.close()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        # Under the lock a call is either submitted before stop() (so stop() ends it,
+        # never leaving it stranded on a stopped loop) or refused.
+        with self.lock:
+            if self.stopped:
+                coroutine.close()
+                raise StorageClosedError("this SyncStorage is closed")
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+            self.waiting.add(future)
+        future.add_done_callback(self.waiting.discard)
+        return future
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            coroutine.close()
+            raise RuntimeError("a SyncStorage call cannot be made from its own loop thread")
+        try:
+            return self.submit(coroutine).result()
+        except concurrent.futures.CancelledError:
+            raise StorageClosedError("this SyncStorage was closed during the call") from None
+
+    def stop(self) -> None:
+        """Cancel what still runs (waiting up to CLOSE_WAIT_S for it to end), stop the loop
+        and its thread; a call that still has no result gets StorageClosedError."""
+
+        async def shutdown() -> None:
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
+            self.loop.stop()
+
+        with self.lock:
+            if self.stopped:
+                return
+            self.stopped = True
+            self.loop.call_soon_threadsafe(lambda: self.loop.create_task(shutdown()))
+        if threading.current_thread() is self.thread:
+            return
+        self.thread.join()
+        for future in list(self.waiting):
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                future.set_exception(StorageClosedError("this SyncStorage was closed"))
+
+
+class SyncStorage:
+    """A driver's methods, blocking. `with` opens and closes; safe from many threads."""
+
+    def __init__(self, driver: StorageDriver) -> None:
+        if not isinstance(driver, StorageDriver):
+            raise TypeError(f"driver must be a StorageDriver, not {type(driver).__name__}")
+        self.driver = driver
+        self._loop = _Loop(f"radaros-sync-{type(driver).__name__}")
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SyncStorage({self.driver!r})"
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run(coroutine)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> Self:
+        """Open the driver on this storage's loop (idempotent); returns self."""
+        self._run(self.driver.initialize())
+        return self
+
+    def close(self) -> None:
+        """Close the driver and stop the loop thread. Calls still in flight end (with their
+        result, or StorageClosedError); later calls raise StorageClosedError. Idempotent."""
+        with self._lock:
+            if self._loop.stopped:
+                return
+            future = self._loop.submit(self.driver.close())
+            try:
+                future.result(timeout=CLOSE_WAIT_S)
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                future.cancel()
+            finally:
+                self._loop.stop()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._loop.stopped
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the driver's methods ----------------------------------------------------------------
+
+    def get(self, namespace: str, key: str, default: Any = None) -> Any:
+        return self._run(self.driver.get(namespace, key, default))
+
+    def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
+        self._run(self.driver.set(namespace, key, value, ttl=ttl))
+
+    def delete(self, namespace: str, key: str) -> bool:
+        return self._run(self.driver.delete(namespace, key))
+
+    def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
+        return self._run(self.driver.list(namespace, prefix))
+
+    def ttl(self, namespace: str, key: str) -> float | None:
+        return self._run(self.driver.ttl(namespace, key))
+
+    def touch(self, namespace: str, key: str, ttl: TTL | None) -> bool:
+        return self._run(self.driver.touch(namespace, key, ttl))
+
+    def get_many(
+        self, namespace: str, keys: Iterable[str], default: Any = None
+    ) -> builtins.list[Any]:
+        return self._run(self.driver.get_many(namespace, builtins.list(keys), default))
+
+    def set_many(
+        self,
+        namespace: str,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        ttl: TTL | None = None,
+    ) -> None:
+        pairs = dict(items) if isinstance(items, Mapping) else builtins.list(items)
+        self._run(self.driver.set_many(namespace, pairs, ttl=ttl))
+
+    def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
+        return self._run(self.driver.delete_many(namespace, builtins.list(keys)))
+
+    @overload
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: Literal[False] = False,
+    ) -> Iterator[Entry]: ...
+
+    @overload
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: Literal[True],
+    ) -> Iterator[TTLEntry]: ...
+
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: bool = False,
+    ) -> Iterator[Entry] | Iterator[TTLEntry]:
+        """Entries in key order, a page per trip to the loop (arguments checked here)."""
+        if with_ttl:
+            entries: AsyncIterator[Any] = self.driver.scan(
+                namespace, prefix, page_size=page_size, with_ttl=True
+            )
+        else:
+            entries = self.driver.scan(namespace, prefix, page_size=page_size)
+        return _blocking(self._run, entries, page_size)
+
+    def count(self, namespace: str, prefix: str | None = None) -> int:
+        return self._run(self.driver.count(namespace, prefix))
+
+    def clear(self, namespace: str, prefix: str | None = None) -> int:
+        return self._run(self.driver.clear(namespace, prefix))
+
+    def namespaces(self, prefix: str | None = None) -> builtins.list[str]:
+        return self._run(self.driver.namespaces(prefix))
+
+    def add(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> bool:
+        return self._run(self.driver.add(namespace, key, value, ttl=ttl))
+
+    def update(
+        self, namespace: str, key: str, fn: Callable[[Any], Any], *, ttl: TTL | None = None
+    ) -> Any:
+        """Atomically store `fn(current or None)`; `fn` may run more than once (on the
+        storage's loop thread)."""
+        return self._run(self.driver.update(namespace, key, fn, ttl=ttl))
+
+    def append(
+        self,
+        namespace: str,
+        key: str,
+        items: Sequence[Any],
+        *,
+        max_items: int | None = None,
+        ttl: TTL | None = None,
+    ) -> int:
+        return self._run(self.driver.append(namespace, key, items, max_items=max_items, ttl=ttl))
+
+    # -- the layers above --------------------------------------------------------------------
+
+    def collection(self, namespace: str, type_: type[T]) -> SyncCollection[T]:
+        return SyncCollection(self, self.driver.collection(namespace, type_))
+
+    def sessions(self, *, ttl: TTL | None = None) -> SyncSessions:
+        return SyncSessions(self, Sessions(self.driver, ttl=ttl))
+
+    def summaries(self, *, ttl: TTL | None = None) -> SyncSummaries:
+        return SyncSummaries(self, Summaries(self.driver, ttl=ttl))
+
+    @overload
+    def history(
+        self, session_id: str, *, max_messages: int | None = None, ttl: TTL | None = None
+    ) -> SyncChatHistory[dict[str, Any]]: ...
+
+    @overload
+    def history(
+        self,
+        session_id: str,
+        *,
+        message_type: type[M],
+        max_messages: int | None = None,
+        ttl: TTL | None = None,
+    ) -> SyncChatHistory[M]: ...
+
+    def history(
+        self,
+        session_id: str,
+        *,
+        message_type: Any = None,
+        max_messages: int | None = None,
+        ttl: TTL | None = None,
+    ) -> SyncChatHistory[Any]:
+        history: ChatHistory[Any]
+        if message_type is None:
+            history = ChatHistory(self.driver, session_id, max_messages=max_messages, ttl=ttl)
+        else:
+            history = ChatHistory(
+                self.driver,
+                session_id,
+                message_type=message_type,
+                max_messages=max_messages,
+                ttl=ttl,
+            )
+        return SyncChatHistory(self, history)
+
+
+def _blocking(
+    run: Callable[[Coroutine[Any, Any, Any]], Any], entries: AsyncIterator[T], page_size: int
+) -> Iterator[T]:
+    async def next_page() -> builtins.list[T]:
+        page: builtins.list[T] = []
+        async for entry in entries:
+            page.append(entry)
+            if len(page) == page_size:
+                break
+        return page
+
+    while True:
+        page = run(next_page())
+        yield from page
+        if len(page) < page_size:
+            return
+
+
+class SyncCollection(Generic[T]):
+    """`Collection[T]`, blocking (from `SyncStorage.collection`)."""
+
+    def __init__(self, storage: SyncStorage, collection: Collection[T]) -> None:
+        self._run = storage._run
+        self.collection = collection
+
+    @overload
+    def get(self, key: str) -> T | None: ...
+    @overload
+    def get(self, key: str, default: D) -> T | D: ...
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._run(self.collection.get(key, default))
+
+    def set(self, key: str, value: T, *, ttl: TTL | None = None) -> None:
+        self._run(self.collection.set(key, value, ttl=ttl))
+
+    def add(self, key: str, value: T, *, ttl: TTL | None = None) -> bool:
+        return self._run(self.collection.add(key, value, ttl=ttl))
+
+    def delete(self, key: str) -> bool:
+        return self._run(self.collection.delete(key))
+
+    def ttl(self, key: str) -> float | None:
+        return self._run(self.collection.ttl(key))
+
+    def touch(self, key: str, ttl: TTL | None) -> bool:
+        return self._run(self.collection.touch(key, ttl))
+
+    def update(self, key: str, fn: Callable[[T | None], T], *, ttl: TTL | None = None) -> T:
+        return self._run(self.collection.update(key, fn, ttl=ttl))
+
+    def append(
+        self,
+        key: str,
+        items: builtins.list[Any] | tuple[Any, ...],
+        *,
+        max_items: int | None = None,
+        ttl: TTL | None = None,
+    ) -> int:
+        return self._run(self.collection.append(key, items, max_items=max_items, ttl=ttl))
+
+    def get_many(self, keys: Iterable[str]) -> builtins.list[T | None]:
+        return self._run(self.collection.get_many(builtins.list(keys)))
+
+    def set_many(
+        self, items: Mapping[str, T] | Iterable[tuple[str, T]], *, ttl: TTL | None = None
+    ) -> None:
+        pairs = dict(items) if isinstance(items, Mapping) else builtins.list(items)
+        self._run(self.collection.set_many(pairs, ttl=ttl))
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        return self._run(self.collection.delete_many(builtins.list(keys)))
+
+    def list(self, prefix: str | None = None) -> builtins.list[Item[T]]:
+        return self._run(self.collection.list(prefix))
+
+    def scan(
+        self, prefix: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Item[T]]:
+        return _blocking(self._run, self.collection.scan(prefix, page_size=page_size), page_size)
+
+    def count(self, prefix: str | None = None) -> int:
+        return self._run(self.collection.count(prefix))
+
+    def clear(self, prefix: str | None = None) -> int:
+        return self._run(self.collection.clear(prefix))
+
+
+class SyncSessions:
+    """`Sessions`, blocking (from `SyncStorage.sessions`)."""
+
+    def __init__(self, storage: SyncStorage, sessions: Sessions) -> None:
+        self._run = storage._run
+        self.sessions = sessions
+
+    def create(
+        self,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> Session:
+        return self._run(self.sessions.create(user_id, metadata, session_id))
+
+    def get(self, session_id: str) -> Session | None:
+        return self._run(self.sessions.get(session_id))
+
+    def update(self, session_id: str, fn: Callable[[Session], Session | None]) -> Session:
+        return self._run(self.sessions.update(session_id, fn))
+
+    def touch(self, session_id: str) -> bool:
+        return self._run(self.sessions.touch(session_id))
+
+    def list(self, user_id: str | None = None) -> builtins.list[Session]:
+        return self._run(self.sessions.list(user_id))
+
+    def delete(self, session_id: str) -> bool:
+        return self._run(self.sessions.delete(session_id))
+
+
+class SyncChatHistory(Generic[M]):
+    """`ChatHistory`, blocking (from `SyncStorage.history`)."""
+
+    def __init__(self, storage: SyncStorage, history: ChatHistory[M]) -> None:
+        self._run = storage._run
+        self.history = history
+
+    def add(self, *messages: M) -> int:
+        return self._run(self.history.add(*messages))
+
+    def messages(self, last: int | None = None) -> builtins.list[M]:
+        return self._run(self.history.messages(last))
+
+    def total(self) -> int:
+        return self._run(self.history.total())
+
+    def clear(self) -> bool:
+        return self._run(self.history.clear())
+
+
+class SyncSummaries:
+    """`Summaries`, blocking (from `SyncStorage.summaries`)."""
+
+    def __init__(self, storage: SyncStorage, summaries: Summaries) -> None:
+        self._run = storage._run
+        self.summaries = summaries
+
+    def get(self, scope: str) -> Any:
+        return self._run(self.summaries.get(scope))
+
+    def set(self, scope: str, text_or_value: Any) -> None:
+        self._run(self.summaries.set(scope, text_or_value))
+
+    def update(self, scope: str, fn: Callable[[Any], Any]) -> Any:
+        return self._run(self.summaries.update(scope, fn))

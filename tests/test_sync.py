@@ -1,0 +1,166 @@
+"""radaros.sync: the blocking API on every driver, from many threads, inside a running loop."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from radaros import StorageClosedError
+from radaros.sync import SyncStorage, open_storage
+from tests.conftest import DRIVERS, driver_factory
+
+
+@pytest.fixture(params=DRIVERS)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
+    with SyncStorage(driver_factory(request.param, tmp_path, request)()) as opened:
+        yield opened
+
+
+class Note(BaseModel):
+    text: str
+
+
+def test_every_method_blocks_and_returns_what_the_driver_returns(storage: SyncStorage) -> None:
+    storage.set("ns", "a", 1)
+    storage.set_many("ns", {"b": 2, "c": 3}, ttl=60)
+    assert storage.get("ns", "a") == 1
+    assert storage.get("ns", "zz", "default") == "default"
+    assert storage.get_many("ns", iter(["a", "zz"]), 0) == [1, 0]
+    assert [e.key for e in storage.list("ns")] == ["a", "b", "c"]
+    assert [e.key for e in storage.scan("ns", page_size=2)] == ["a", "b", "c"]
+    ttls = {e.key: e.ttl for e in storage.scan("ns", with_ttl=True)}
+    assert ttls["a"] == float("inf")
+    assert 0 < ttls["b"] <= 60
+    assert storage.count("ns") == 3
+    assert storage.add("ns", "a", 9) is False
+    assert storage.update("ns", "a", lambda v: v + 1) == 2
+    assert storage.append("ns", "log", ["x"], max_items=5) == 1
+    assert storage.ttl("ns", "a") == float("inf")
+    assert storage.touch("ns", "a", 30) is True
+    assert storage.namespaces() == ["ns"]
+    assert storage.delete("ns", "log") is True
+    assert storage.delete_many("ns", ["b", "c"]) == 2
+    assert storage.clear("ns") == 1
+    notes = storage.collection("notes", Note)
+    notes.set("n", Note(text="hi"))
+    assert notes.get("n") == Note(text="hi")
+    assert [item.value for item in notes.scan()] == [Note(text="hi")]
+    session = storage.sessions().create("ada")
+    assert storage.history(session.id, message_type=Note).add(Note(text="hi")) == 1
+    assert storage.history(session.id).messages() == [{"text": "hi"}]
+    storage.summaries().set(session.id, "short")
+    assert storage.summaries().get(session.id) == "short"
+    assert [s.id for s in storage.sessions().list("ada")] == [session.id]
+    assert storage.sessions().delete(session.id) is True
+
+
+def test_sixteen_threads_lose_no_update(storage: SyncStorage) -> None:
+    errors: list[BaseException] = []
+
+    def work(thread: int) -> None:
+        try:
+            for i in range(25):
+                storage.update("ns", "counter", lambda v: (v or 0) + 1)
+                storage.append("ns", "log", [f"{thread}-{i}"])
+                storage.set("ns", f"t{thread}", i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    assert errors == []
+    assert storage.get("ns", "counter") == 16 * 25
+    assert sorted(storage.get("ns", "log")) == sorted(
+        f"{t}-{i}" for t in range(16) for i in range(25)
+    )
+
+
+async def test_works_inside_a_running_event_loop(tmp_path: Path) -> None:
+    """As in a Jupyter cell: the calling thread runs a loop; the sync API still works."""
+    with open_storage(f"sqlite:///{tmp_path}/nb.db") as storage:
+        storage.set("ns", "k", {"from": "a notebook"})
+        assert storage.get("ns", "k") == {"from": "a notebook"}
+
+
+def increment(url: str, times: int) -> None:
+    with open_storage(url) as storage:
+        for _ in range(times):
+            storage.update("ns", "counter", lambda v: (v or 0) + 1)
+
+
+def test_processes_started_with_spawn_each_use_their_own(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=increment, args=(url, 20)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    with open_storage(url) as storage:
+        assert storage.get("ns", "counter") == 60
+
+
+def test_close_while_calls_are_in_flight_never_hangs(storage: SyncStorage) -> None:
+    outcomes: list[str] = []
+    started = threading.Barrier(9)
+
+    def work() -> None:
+        started.wait()
+        try:
+            while True:
+                storage.update("ns", "counter", lambda v: (v or 0) + 1)
+        except StorageClosedError:
+            outcomes.append("closed")
+        except BaseException as exc:  # anything else is a defect
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(0.2)  # let calls be in flight; not a timing assertion
+    closing = time.monotonic()
+    storage.close()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a call hung after close()"
+    assert outcomes == ["closed"] * 8
+    assert time.monotonic() - closing < 60
+    with pytest.raises(StorageClosedError):
+        storage.get("ns", "counter")
+    storage.close()  # idempotent
+    assert storage.is_closed
+
+
+def test_bad_input_raises_before_io(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="StorageDriver"):
+        SyncStorage("sqlite:///x.db")  # type: ignore[arg-type]
+    with open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
+        with pytest.raises(ValueError, match="namespace"):
+            storage.set("", "k", 1)
+        with pytest.raises(ValueError, match="page_size"):
+            storage.scan("ns", page_size=0)
+        assert storage.namespaces() == []
+        assert "SqliteStorage" in repr(storage)
+
+
+def test_a_scan_left_unfinished_does_not_block_close(tmp_path: Path) -> None:
+    storage: Any = open_storage(f"sqlite:///{tmp_path}/x.db").open()
+    storage.set_many("ns", {f"k{i:03}": i for i in range(50)})
+    entries = storage.scan("ns", page_size=10)
+    assert next(entries).key == "k000"
+    storage.close()
+    with pytest.raises(StorageClosedError):
+        list(entries)
