@@ -33,10 +33,12 @@ from radaros.storage.errors import SerializationError, StorageError
 from radaros.storage.validate import TTL, check_key, check_ttl
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from radaros.scoped import Scoped
     from radaros.storage.base import StorageDriver
 
-    Store = StorageDriver | Scoped
+    Store: TypeAlias = StorageDriver | Scoped
 
 __all__ = [
     "SESSION_META",

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, ParamSpec,
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
     StorageClosedError,
+    StorageConnectionError,
     StorageError,
     StorageNotInitializedError,
 )
@@ -72,6 +73,7 @@ from radaros.storage.validate import (
     option_names,
     split_query,
 )
+from radaros.telemetry import instrument
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -164,6 +166,8 @@ class StorageDriver(abc.ABC):
     binds_event_loop: ClassVar[bool] = False
     """The driver's connections belong to the event loop that ran `initialize()`."""
     max_value_bytes: ClassVar[int | None] = None
+    db_system: ClassVar[str] = "radaros"
+    """`db.system.name` in telemetry (the OpenTelemetry well-known value where there is one)."""
     """Largest encoded value (UTF-8 bytes) the backend stores; larger raises ValueTooLargeError."""
 
     def __init__(self) -> None:
@@ -178,6 +182,7 @@ class StorageDriver(abc.ABC):
         self._owns_client = True
         self._rules: Sequence[ErrorRule] | None = None
         self._calls_in_flight = 0
+        self._unreachable_since: float | None = None
         self._drained: asyncio.Event | None = None
 
     # -- construction ------------------------------------------------------------------------
@@ -282,6 +287,10 @@ class StorageDriver(abc.ABC):
                 source=self,
             )
 
+    def _db_namespace(self) -> str | None:
+        """The database, for telemetry's `db.namespace` (None where there is none)."""
+        return None
+
     def _holds_resources(self) -> bool:
         """True when an open driver holds connections, threads or files (not memory)."""
         return True
@@ -298,6 +307,7 @@ class StorageDriver(abc.ABC):
             if self.binds_event_loop:
                 self._loop = asyncio.get_running_loop()
             self._state = State.OPEN
+            instrument(self)
 
     async def close(self) -> None:
         """Release connections and files; idempotent, and bounded even with work in flight.
@@ -378,6 +388,8 @@ class StorageDriver(abc.ABC):
         except Exception as exc:
             error = self._translated(exc)
         else:
+            if self._unreachable_since is not None:
+                self._reached_again()
             return default if stored is None else self._load(stored)
         finally:
             self._call_done()
@@ -750,12 +762,21 @@ class StorageDriver(abc.ABC):
         """
         self._calls_in_flight += 1
         try:
-            return await primitive(*args, **kwargs)
+            result = await primitive(*args, **kwargs)
         except Exception as exc:
             error = self._translated(exc)
+        else:
+            if self._unreachable_since is not None:
+                self._reached_again()
+            return result
         finally:
             self._call_done()
         raise error
+
+    def _reached_again(self) -> None:
+        down_s = time.monotonic() - (self._unreachable_since or 0.0)
+        self._unreachable_since = None
+        logger.info("%r: backend reachable again after %.1f s", self, down_s)
 
     def _call_done(self) -> None:
         self._calls_in_flight -= 1
@@ -785,7 +806,11 @@ class StorageDriver(abc.ABC):
                 StorageClosedError,
                 f"{type(self).__name__} is closed ({{where}})",
             )
-        return wrap_error(error_class, message.format(where=where), exc, self._secrets, detail)
+        error = wrap_error(error_class, message.format(where=where), exc, self._secrets, detail)
+        if isinstance(error, StorageConnectionError) and self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+            logger.warning("%r: backend unreachable: %s", self, error)
+        return error
 
     # -- primitives --------------------------------------------------------------------------
 

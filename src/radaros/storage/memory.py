@@ -51,6 +51,8 @@ class InMemoryStorage(StorageDriver):
     between threads or processes.
     """
 
+    db_system = "radaros.memory"
+
     def __init__(self) -> None:
         super().__init__()
         self._data: dict[str, _Namespace] = {}

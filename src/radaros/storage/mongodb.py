@@ -137,6 +137,7 @@ class MongoDBStorage(StorageDriver):
     """
 
     requires_initialize = True
+    db_system = "mongodb"
     # BSON documents are at most 16 MiB; keep room for ns, k and the other fields.
     max_value_bytes = 16 * 1024 * 1024 - 4096
 
@@ -185,6 +186,9 @@ class MongoDBStorage(StorageDriver):
         """radaros's options leave the URL; every other one is PyMongo's, checked by PyMongo."""
         rest, ours = cls._take_options(url, "MongoDB", None)
         return (rest,), ours
+
+    def _db_namespace(self) -> str | None:
+        return None if self._collection is None else str(self._collection.database.name)
 
     def _describe(self) -> str:
         return f"{self._source()} collection={self._collection_name}"

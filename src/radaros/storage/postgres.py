@@ -42,6 +42,7 @@ from radaros.storage.secrets import wrap_error
 from radaros.storage.validate import (
     check_durations,
     check_identifier,
+    database_in,
     prefix_upper_bound,
 )
 
@@ -118,6 +119,7 @@ class PostgresStorage(StorageDriver):
     """
 
     requires_initialize = True
+    db_system = "postgresql"
     binds_event_loop = True
     max_value_bytes = 256 * 1024 * 1024
 
@@ -172,6 +174,9 @@ class PostgresStorage(StorageDriver):
     def statements(self) -> Statements:
         """The SQL this driver sends (for tools, and for benchmarks that send the same)."""
         return self._sql
+
+    def _db_namespace(self) -> str | None:
+        return database_in(self._url)
 
     def _describe(self) -> str:
         source = self._source().replace("client", "pool")

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from radaros.storage.base import ErrorRule, StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
-from radaros.storage.validate import check_durations, prefix_upper_bound
+from radaros.storage.validate import check_durations, database_in, prefix_upper_bound
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -315,6 +315,7 @@ class RedisStorage(StorageDriver):
     """
 
     requires_initialize = True
+    db_system = "redis"
     binds_event_loop = True
     max_value_bytes = 256 * 1024 * 1024
 
@@ -367,6 +368,9 @@ class RedisStorage(StorageDriver):
         """The Lua scripts this driver runs and the keys each runs on, for tools and
         benchmarks that want to send exactly what it sends."""
         return self._layout
+
+    def _db_namespace(self) -> str | None:
+        return database_in(self._url)
 
     def _describe(self) -> str:
         topology = "cluster" if self._is_cluster else "standalone"

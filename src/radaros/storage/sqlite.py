@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import queue
@@ -32,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from radaros.storage.base import ErrorRule, StorageDriver
+from radaros.storage.base import ErrorRule, StorageDriver, logger
 from radaros.storage.errors import (
     StorageClosedError,
     StorageConnectionError,
@@ -50,6 +51,8 @@ __all__ = ["SqliteStorage", "Statements"]
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 30.0
+BUSY_LOG_S = 1.0
+"""A wait for another process's lock at least this long is logged at INFO (else DEBUG)."""
 BUSY_TIMEOUT_MS = 100
 """SQLite's own busy handler waits up to this per attempt; our loop retries to the deadline."""
 MAX_BATCH = 256
@@ -190,14 +193,23 @@ class _Worker:
         return self.connection
 
     def _retry_busy(self, action: Callable[[], T]) -> T:
-        deadline = time.monotonic() + self.lock_timeout_s
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_s
+        retries = 0
         while True:
             try:
-                return action()
+                result = action()
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise
+                retries += 1
                 time.sleep(0.001)
+            else:
+                if retries:
+                    waited = time.monotonic() - started
+                    level = logging.INFO if waited >= BUSY_LOG_S else logging.DEBUG
+                    logger.log(level, "%s busy: %d retries, %.2f s", self.path, retries, waited)
+                return result
 
     def _run_read(self, job: _Job) -> None:
         try:
@@ -284,6 +296,7 @@ class SqliteStorage(StorageDriver):
     """
 
     max_value_bytes = 512 * 1024 * 1024  # SQLite's own limit is 1e9 bytes per value
+    db_system = "sqlite"
 
     def __init__(
         self,
@@ -322,6 +335,9 @@ class SqliteStorage(StorageDriver):
     def statements(self) -> Statements:
         """The SQL this driver sends (for tools, and for benchmarks that send the same)."""
         return self._sql
+
+    def _db_namespace(self) -> str | None:
+        return self._path
 
     def _describe(self) -> str:
         return f"sqlite:///{self._path}"

@@ -232,3 +232,12 @@ def split_query(url: str, names: set[str] | None = None) -> tuple[str, dict[str,
         else:
             kept.append(segment)
     return (f"{base}?{'&'.join(kept)}" if kept else base), taken
+
+
+def database_in(url: str | None) -> str | None:
+    """The database a server URL names in its path (`/app` -> "app"), or None."""
+    if not url:
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).path.lstrip("/")) or None

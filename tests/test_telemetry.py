@@ -1,0 +1,205 @@
+"""OpenTelemetry spans and metrics on every driver, and the logs an operator relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from radaros import (
+    InMemoryStorage,
+    InvalidKeyError,
+    SqliteStorage,
+    StorageConnectionError,
+    telemetry,
+)
+from tests.conftest import DRIVERS, driver_factory
+from tests.support.proxy import FaultProxy
+
+SYSTEMS = {
+    "memory": "radaros.memory",
+    "sqlite": "sqlite",
+    "postgres": "postgresql",
+    "mongodb": "mongodb",
+    "redis": "redis",
+    "redis_cluster": "redis",
+}
+
+
+class Exported:
+    def __init__(self) -> None:
+        self.spans = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.metrics = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.metrics])
+
+    def durations(self) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        assert data is not None
+        return [
+            point
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == "db.client.operation.duration"
+            for point in metric.data.data_points
+        ]
+
+
+@pytest.fixture
+def exported() -> Iterator[Exported]:
+    providers = Exported()
+    telemetry.configure(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+    try:
+        yield providers
+    finally:
+        telemetry.configure(
+            tracer_provider=None, meter_provider=None, record_keys=False, slow_operation_s=None
+        )
+        providers.tracer_provider.shutdown()
+        providers.meter_provider.shutdown()
+
+
+@pytest.mark.parametrize("driver_name", DRIVERS)
+async def test_a_span_and_a_duration_per_operation(
+    driver_name: str, tmp_path: Path, request: pytest.FixtureRequest, exported: Exported
+) -> None:
+    async with driver_factory(driver_name, tmp_path, request)() as storage:
+        await storage.initialize()
+        exported.spans.clear()
+        await storage.set("ns", "secret-key", {"card": "4111 1111 1111 1111"})
+        assert await storage.get("ns", "secret-key") == {"card": "4111 1111 1111 1111"}
+        assert [entry.key async for entry in storage.scan("ns")] == ["secret-key"]
+        await storage.update("ns", "n", lambda v: (v or 0) + 1)
+        with pytest.raises(TypeError):
+            await storage.append("ns", "secret-key", ["x"])  # not a list: fails, recorded
+    spans = exported.spans.get_finished_spans()
+    assert [span.name for span in spans] == ["set", "get", "scan", "update", "append"]
+    for span in spans:
+        assert span.kind is SpanKind.CLIENT
+        attributes = dict(span.attributes or {})
+        assert attributes["db.system.name"] == SYSTEMS[driver_name]
+        assert attributes["db.operation.name"] == span.name
+        assert attributes["radaros.namespace"] == "ns"
+        text = repr(attributes) + repr([dict(e.attributes or {}) for e in span.events])
+        assert "secret-key" not in text
+        assert "4111" not in text
+    if driver_name in ("sqlite", "postgres", "mongodb", "redis"):
+        assert spans[0].attributes is not None
+        assert spans[0].attributes["db.namespace"]
+    failed = spans[-1]
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes is not None
+    assert failed.attributes["error.type"] == "TypeError"
+    assert [(event.name, dict(event.attributes or {})) for event in failed.events] == [
+        ("exception", {"exception.type": "TypeError"})
+    ]
+    points = exported.durations()
+    by_operation = {dict(p.attributes)["db.operation.name"]: p for p in points}
+    assert set(by_operation) >= {"set", "get", "scan", "update", "append"}
+    assert by_operation["get"].count == 1
+    assert by_operation["get"].sum > 0
+    assert dict(by_operation["append"].attributes)["error.type"] == "TypeError"
+    assert all("radaros.namespace" not in dict(p.attributes) for p in points)  # cardinality
+
+
+async def test_keys_only_when_asked(tmp_path: Path, exported: Exported) -> None:
+    telemetry.configure(record_keys=True)
+    async with SqliteStorage(tmp_path / "x.db") as storage:
+        await storage.initialize()
+        await storage.set("ns", "k1", "value-text")
+    [span] = exported.spans.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes["radaros.key"] == "k1"
+    assert "value-text" not in repr(span.attributes)
+
+
+async def test_without_providers_nothing_is_wrapped(tmp_path: Path) -> None:
+    async with SqliteStorage(tmp_path / "x.db") as storage:
+        await storage.initialize()
+        assert "get" not in vars(storage)  # the class's own method, untouched
+    async with InMemoryStorage() as memory:
+        await memory.initialize()
+        assert "get" not in vars(memory)
+
+
+async def test_bad_input_is_refused_before_any_span(exported: Exported) -> None:
+    async with InMemoryStorage() as storage:
+        await storage.initialize()
+        exported.spans.clear()
+        with pytest.raises(InvalidKeyError):
+            await storage.get("", "k")
+    [span] = exported.spans.get_finished_spans()  # the call is traced, and fails at once
+    assert span.attributes is not None
+    assert span.attributes["error.type"] == "InvalidKeyError"
+    with pytest.raises(ValueError, match="slow_operation_s"):
+        telemetry.configure(slow_operation_s=0)
+    with pytest.raises(TypeError, match="record_keys"):
+        telemetry.configure(record_keys="yes")  # type: ignore[arg-type]
+
+
+# -- logs --------------------------------------------------------------------------------------
+
+
+async def test_slow_operations_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    telemetry.configure(slow_operation_s=0.05)
+    try:
+        async with InMemoryStorage() as storage:
+            await storage.initialize()
+
+            async def slowly(value: Any) -> int:
+                await asyncio.sleep(0.2)
+                return 1
+
+            with caplog.at_level(logging.WARNING, logger="radaros"):
+                await storage.get("ns", "fast")
+                await storage.update("ns", "k", slowly)
+    finally:
+        telemetry.configure(slow_operation_s=None)
+    slow = [r for r in caplog.records if "slow_operation_s" in r.getMessage()]
+    assert len(slow) == 1
+    assert "update in namespace 'ns'" in slow[0].getMessage()
+    assert slow[0].levelno == logging.WARNING
+
+
+@pytest.mark.redis
+async def test_connection_loss_and_recovery_are_logged(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    from radaros import RedisStorage
+
+    redis_target = request.getfixturevalue("redis")
+    port = int(redis_target.url.rsplit(":", 1)[1].split("/")[0])
+    proxy = FaultProxy(port)
+    await proxy.start()
+    try:
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        async with RedisStorage(url, prefix="logs", timeout_s=1) as storage:
+            with caplog.at_level(logging.INFO, logger="radaros"):
+                await storage.set("ns", "k", 1)
+                proxy.set_mode("reset")
+                for _ in range(3):
+                    with pytest.raises(StorageConnectionError):
+                        await storage.get("ns", "k")
+                proxy.set_mode("pass")
+                assert await storage.get("ns", "k") == 1
+    finally:
+        await proxy.close()
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    lost = [m for level, m in messages if level == logging.WARNING and "unreachable" in m]
+    back = [m for level, m in messages if level == logging.INFO and "reachable again" in m]
+    assert len(lost) == 1  # once per outage, not per failed call
+    assert len(back) == 1
