@@ -89,7 +89,7 @@ async def fill_other_users(storage: StorageDriver, count: int) -> None:
 async def measure(name: str, rounds: int, ops: int, others: int) -> dict[str, float]:
     ratios: dict[str, list[float]] = {"history_add": [], "collection_get": []}
     with tempfile.TemporaryDirectory() as folder:
-        async with open_driver(name, Path(folder)) as storage:
+        async with open_driver(name, Path(folder)) as (storage, _):
             profiles = storage.collection("profiles", Profile)
             profile = Profile(
                 id=1,

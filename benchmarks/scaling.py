@@ -16,7 +16,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,29 +35,33 @@ OTHERS = [f"{side}:{i:05}" for side in "az" for i in range(40_000)]
 
 
 @contextlib.asynccontextmanager
-async def open_driver(name: str, folder: Path) -> AsyncIterator[StorageDriver]:
-    """`name` on a server of its own (the test suite's helpers start them)."""
+async def open_driver(
+    name: str, folder: Path
+) -> AsyncIterator[tuple[StorageDriver, Callable[[], StorageDriver]]]:
+    """`name` on a server of its own (the test suite's helpers start them), opened, and a
+    factory of more (unopened) instances on the same data (memory: a new store each)."""
     from tests.support import servers
 
     server: Any = None
+    make: Callable[[], StorageDriver]
     try:
         if name == "memory":
-            storage: StorageDriver = InMemoryStorage()
+            make = InMemoryStorage
         elif name == "sqlite":
-            storage = SqliteStorage(folder / "scaling.db")
+            make = partial(SqliteStorage, folder / "bench.db")
         elif name == "postgres":
             server = servers.EmbeddedPostgres()
-            storage = PostgresStorage(server.url, table="scaling")
+            make = partial(PostgresStorage, server.url, table="bench")
         elif name == "mongodb":
             server = servers.SecantusServer()
-            storage = MongoDBStorage(server.url, database="bench", collection="scaling")
+            make = partial(MongoDBStorage, server.url, database="bench", collection="bench")
         elif name == "redis":
             server = servers.RedisServer(extra=["--appendfsync", "everysec"])
-            storage = RedisStorage(server.url)
+            make = partial(RedisStorage, server.url)
         else:
             raise SystemExit(f"unknown driver {name}")
-        async with storage:
-            yield storage
+        async with make() as storage:
+            yield storage, make
     finally:
         if server is not None:
             server.close()
@@ -78,7 +83,7 @@ async def median_s(storage: StorageDriver, rounds: int = 9) -> float:
 
 async def measure(name: str) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
-        async with open_driver(name, Path(folder)) as storage:
+        async with open_driver(name, Path(folder)) as (storage, _):
             await fill(storage, MATCHING)
             alone = await median_s(storage)
             await fill(storage, OTHERS)
