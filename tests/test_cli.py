@@ -142,3 +142,206 @@ def test_commands_work_on_redis(redis: RedisTarget, tmp_path: Path) -> None:
     assert "cli" in run_cli("--url", url, "namespaces", cwd=tmp_path).stdout.splitlines()
     assert run_cli("--url", url, "delete", "cli", "k", cwd=tmp_path).returncode == 0
     assert run_cli("--url", url, "get", "cli", "k", cwd=tmp_path).returncode == 3
+
+
+# -- 0.2: the rest of the command line ---------------------------------------------------------
+
+
+def test_version_and_exit_codes_in_help(tmp_path: Path) -> None:
+    from radaros import __version__
+
+    version = run_cli("--version", cwd=tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"radaros-storage {__version__}"
+    help_text = run_cli("--help", cwd=tmp_path).stdout
+    for code in ("0", "1", "2", "3", "4", "130"):
+        assert f"\n  {code} " in help_text
+    assert "exit status" in help_text
+
+
+def test_url_before_or_after_the_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/u.db"
+    assert run_cli("set", "ns", "k", "1", "--url", url, cwd=tmp_path).returncode == 0
+    assert run_cli("--url", url, "get", "ns", "k", cwd=tmp_path).stdout.strip() == "1"
+    assert not (tmp_path / "radaros.db").exists()
+
+
+def test_value_from_stdin_and_pretty_get(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "RADAROS_STORAGE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "radaros", "set", "ns", "k", "-"],
+        input='{"nested": {"list": [1, 2]}}',
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    pretty = run_cli("get", "ns", "k", "--pretty", cwd=tmp_path).stdout
+    assert pretty == '{\n  "nested": {\n    "list": [\n      1,\n      2\n    ]\n  }\n}\n'
+
+
+def test_a_bare_word_value_gets_a_hint(tmp_path: Path) -> None:
+    result = run_cli("set", "ns", "k", "hello", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "quote it: '\"hello\"'" in result.stderr
+    assert not (tmp_path / "radaros.db").exists()  # refused before opening anything
+
+
+def test_ttl_touch_and_clear(tmp_path: Path) -> None:
+    assert run_cli("set", "ns", "a", "1", cwd=tmp_path).returncode == 0
+    assert run_cli("set", "ns", "b", "2", "--ttl", "100", cwd=tmp_path).returncode == 0
+    assert run_cli("ttl", "ns", "a", cwd=tmp_path).stdout.strip() == "never"
+    left = float(run_cli("ttl", "ns", "b", cwd=tmp_path).stdout)
+    assert 0 < left <= 100
+    assert run_cli("touch", "ns", "a", "--ttl", "50", cwd=tmp_path).returncode == 0
+    assert 0 < float(run_cli("ttl", "ns", "a", cwd=tmp_path).stdout) <= 50
+    assert run_cli("touch", "ns", "b", "--never", cwd=tmp_path).returncode == 0
+    assert run_cli("ttl", "ns", "b", cwd=tmp_path).stdout.strip() == "never"
+    assert run_cli("ttl", "ns", "zz", cwd=tmp_path).returncode == 3
+    assert run_cli("touch", "ns", "zz", "--ttl", "5", cwd=tmp_path).returncode == 3
+    assert run_cli("touch", "ns", "a", cwd=tmp_path).returncode == 2  # --ttl or --never
+    assert run_cli("clear", "ns", "--prefix", "a", cwd=tmp_path).stdout.strip() == "1"
+    assert run_cli("clear", "ns", cwd=tmp_path).stdout.strip() == "1"
+    assert run_cli("count", "ns", cwd=tmp_path).stdout.strip() == "0"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "ns", "k"],
+        ["list", "ns"],
+        ["count", "ns"],
+        ["namespaces"],
+        ["ttl", "ns", "k"],
+        ["export"],
+    ],
+)
+def test_reads_never_create_a_database(tmp_path: Path, args: list[str]) -> None:
+    url = f"sqlite:///{tmp_path}/typo.db"
+    result = run_cli("--url", url, *args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"no SQLite database at {tmp_path}/typo.db" in result.stderr
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/big.db"
+    values = "".join(
+        f'{{"namespace": "ns", "key": "k{i:05}", "value": {i}, "ttl": null}}\n'
+        for i in range(20_000)
+    )
+    (tmp_path / "in.jsonl").write_text(values)
+    assert run_cli("--url", url, "import", str(tmp_path / "in.jsonl"), cwd=tmp_path).returncode == 0
+    environment = {k: v for k, v in os.environ.items() if k != "RADAROS_STORAGE_URL"}
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "radaros", "--url", url, "list", "ns"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert listing.stdout is not None
+    first = listing.stdout.readline()
+    listing.stdout.close()  # what `| head -1` does
+    _, stderr = listing.communicate(timeout=60)
+    assert json.loads(first) == {"key": "k00000", "value": 0}
+    assert listing.returncode == 0
+    assert stderr == b""
+
+
+def test_export_import_round_trip_keeps_expiries(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path}/src.db"
+    target = f"sqlite:///{tmp_path}/dst.db"
+    assert run_cli("--url", source, "set", "a", "k1", '{"x": 1}', cwd=tmp_path).returncode == 0
+    assert (
+        run_cli("--url", source, "set", "a", "k2", "2", "--ttl", "300", cwd=tmp_path).returncode
+        == 0
+    )
+    assert run_cli("--url", source, "set", "b", "k", '"é"', cwd=tmp_path).returncode == 0
+    exported = run_cli("--url", source, "export", cwd=tmp_path)
+    assert exported.returncode == 0
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [(r["namespace"], r["key"], r["value"]) for r in records] == [
+        ("a", "k1", {"x": 1}),
+        ("a", "k2", 2),
+        ("b", "k", "é"),
+    ]
+    assert records[0]["ttl"] is None
+    assert 0 < records[1]["ttl"] <= 300
+    only_a = run_cli(
+        "--url",
+        source,
+        "export",
+        "--namespace",
+        "a",
+        "--prefix",
+        "k2",
+        "-o",
+        str(tmp_path / "a.jsonl"),
+        cwd=tmp_path,
+    )
+    assert only_a.returncode == 0
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1
+    (tmp_path / "all.jsonl").write_text(exported.stdout)
+    dry = run_cli("--url", target, "import", str(tmp_path / "all.jsonl"), "--dry-run", cwd=tmp_path)
+    assert "would import 3 entries" in dry.stderr
+    assert run_cli("--url", target, "count", "a", cwd=tmp_path).stdout.strip() == "0"
+    assert (
+        run_cli("--url", target, "import", str(tmp_path / "all.jsonl"), cwd=tmp_path).returncode
+        == 0
+    )
+    assert run_cli("--url", target, "get", "a", "k1", cwd=tmp_path).stdout.strip() == '{"x": 1}'
+    assert 0 < float(run_cli("--url", target, "ttl", "a", "k2", cwd=tmp_path).stdout) <= 300
+    assert run_cli("--url", target, "ttl", "a", "k1", cwd=tmp_path).stdout.strip() == "never"
+    assert run_cli("--url", target, "set", "b", "k", '"changed"', cwd=tmp_path).returncode == 0
+    again = run_cli(
+        "--url", target, "import", str(tmp_path / "all.jsonl"), "--skip-existing", cwd=tmp_path
+    )
+    assert "3 skipped" in again.stderr
+    assert run_cli("--url", target, "get", "b", "k", cwd=tmp_path).stdout.strip() == '"changed"'
+
+
+def test_import_refuses_a_malformed_line_by_number(tmp_path: Path) -> None:
+    (tmp_path / "bad.jsonl").write_text(
+        '{"namespace": "a", "key": "k", "value": 1, "ttl": null}\n{"namespace": "a"}\n'
+    )
+    result = run_cli("import", str(tmp_path / "bad.jsonl"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "line 2" in result.stderr
+
+
+def test_copy_with_dry_run_and_verified_counts(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path}/src.db"
+    target = f"sqlite:///{tmp_path}/dst.db"
+    lines = "".join(
+        json.dumps(
+            {"namespace": f"n{i % 3}", "key": f"k{i}", "value": i, "ttl": 300 if i % 2 else None}
+        )
+        + "\n"
+        for i in range(2500)
+    )
+    (tmp_path / "in.jsonl").write_text(lines)
+    assert (
+        run_cli("--url", source, "import", str(tmp_path / "in.jsonl"), cwd=tmp_path).returncode == 0
+    )
+    dry = run_cli("copy", source, target, "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0
+    assert "would copy 2500 entries in 3 namespaces" in dry.stderr
+    assert (
+        not (tmp_path / "dst.db").exists()
+        or run_cli("--url", target, "namespaces", cwd=tmp_path).stdout == ""
+    )
+    done = run_cli("copy", source, target, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "copied 2500 entries in 3 namespaces" in done.stderr
+    for namespace in ("n0", "n1", "n2"):
+        ours = run_cli("--url", source, "count", namespace, cwd=tmp_path).stdout
+        assert run_cli("--url", target, "count", namespace, cwd=tmp_path).stdout == ours
+    assert 0 < float(run_cli("--url", target, "ttl", "n1", "k1", cwd=tmp_path).stdout) <= 300
+    assert run_cli("--url", target, "ttl", "n0", "k0", cwd=tmp_path).stdout.strip() == "never"
+    missing = run_cli("copy", f"sqlite:///{tmp_path}/nope.db", target, cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "no SQLite database" in missing.stderr

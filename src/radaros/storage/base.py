@@ -93,6 +93,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("radaros.storage")
+# A library logs; the application decides where it goes (nothing on stderr by default).
+logging.getLogger("radaros").addHandler(logging.NullHandler())
 
 _running_loop = asyncio.get_running_loop
 P = ParamSpec("P")

@@ -1,109 +1,299 @@
 """`radaros-storage` (also `python -m radaros`): the storage from a shell.
 
-The URL comes from `--url`, else `RADAROS_STORAGE_URL`, else `sqlite:///radaros.db` in the
-current folder. Values are read and printed as JSON; `list` prints JSON Lines. Every error
-is one line on stderr and a non-zero exit status, never a traceback.
+The URL comes from `--url` (before or after the command), else `RADAROS_STORAGE_URL`, else
+`sqlite:///radaros.db` in the current folder. Values are read and printed as JSON; `list`
+and `export` print JSON Lines. Every error is one line on stderr and a non-zero exit status,
+never a traceback. Progress bars (with `radaros[cli]`) appear only on a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
 
 from radaros.storage.base import StorageDriver
 from radaros.storage.secrets import scrub, url_secrets
+from radaros.storage.sqlite import SqliteStorage
 from radaros.storage.url import DEFAULT_URL, ENV_VAR, open_storage
 
 __all__ = ["main"]
 
 PROG = "radaros-storage"
+EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
+EXIT_MISMATCH = 4
+EXIT_INTERRUPTED = 130
+EXIT_CODES = f"""exit status:
+  {EXIT_OK}    done (also when the output pipe was closed early, as by `| head`)
+  {EXIT_ERROR}    error (one line on stderr)
+  {EXIT_USAGE}    usage error
+  {EXIT_NOT_FOUND}    no such key (get, ttl, touch)
+  {EXIT_MISMATCH}    copy finished, but live counts differ between source and destination
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+
+URL: --url, else ${ENV_VAR}, else {DEFAULT_URL}"""
+READS = frozenset({"get", "list", "namespaces", "count", "ttl", "export"})
+"""Commands that only read: they never create a database."""
 _MISSING = object()
 
 
+class UsageError(Exception):
+    """Bad arguments found after parsing (exit status 2)."""
+
+
 def _parser() -> argparse.ArgumentParser:
+    from radaros import __version__
+
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help="storage URL (sqlite:///path.db, postgresql://..., ...)",
+    )
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Read and write radaros storage from the command line.",
-        epilog=f"URL: --url, else ${ENV_VAR}, else {DEFAULT_URL}",
+        description="Read, write and move radaros storage from the command line.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[url],
     )
-    parser.add_argument("--url", help="storage URL (sqlite:///path.db, postgresql://..., ...)")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    get = commands.add_parser("get", help="print a value as JSON (exit 3 if absent)")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[url])
+
+    get = command("get", "print a value as JSON (exit 3 if absent)")
     get.add_argument("namespace")
     get.add_argument("key")
+    get.add_argument("--pretty", action="store_true", help="indented output")
 
-    put = commands.add_parser("set", help="store a JSON value")
+    put = command("set", "store a JSON value")
     put.add_argument("namespace")
     put.add_argument("key")
-    put.add_argument("value", help='the value as JSON, e.g. \'{"theme": "dark"}\'')
+    put.add_argument("value", help='the value as JSON (\'{"theme": "dark"}\'), or - for stdin')
     put.add_argument("--ttl", type=float, help="expire after this many seconds")
 
-    delete = commands.add_parser("delete", help="remove a key")
+    delete = command("delete", "remove a key")
     delete.add_argument("namespace")
     delete.add_argument("key")
 
-    listing = commands.add_parser("list", help="print entries as JSON Lines, in key order")
+    listing = command("list", "print entries as JSON Lines, in key order")
     listing.add_argument("namespace")
     listing.add_argument("--prefix")
 
-    names = commands.add_parser("namespaces", help="print the namespaces holding live keys")
+    names = command("namespaces", "print the namespaces holding live keys")
     names.add_argument("--prefix")
 
-    count = commands.add_parser("count", help="print the number of live keys")
+    count = command("count", "print the number of live keys")
     count.add_argument("namespace")
     count.add_argument("--prefix")
+
+    ttl = command("ttl", "print the seconds a key has left, or 'never' (exit 3 if absent)")
+    ttl.add_argument("namespace")
+    ttl.add_argument("key")
+
+    touch = command("touch", "set a key's expiry without rewriting it (exit 3 if absent)")
+    touch.add_argument("namespace")
+    touch.add_argument("key")
+    expiry = touch.add_mutually_exclusive_group(required=True)
+    expiry.add_argument("--ttl", type=float, help="expire this many seconds from now")
+    expiry.add_argument("--never", action="store_true", help="never expire")
+
+    clear = command("clear", "delete every key of a namespace (or with --prefix); print count")
+    clear.add_argument("namespace")
+    clear.add_argument("--prefix")
+
+    export = command("export", "write entries as JSON Lines (namespace, key, value, ttl)")
+    export.add_argument("--namespace", action="append", help="only this namespace (repeatable)")
+    export.add_argument("--prefix", help="only keys starting with this")
+    export.add_argument("-o", "--output", help="write to this file (default: stdout)")
+
+    load = command("import", "store the entries of a JSON Lines file (from export)")
+    load.add_argument("file", help="the file, or - for stdin")
+    load.add_argument("--skip-existing", action="store_true", help="keep keys already there")
+    load.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+
+    copy = command("copy", "copy entries, expiries kept, between two storages")
+    copy.add_argument("source", metavar="SRC_URL")
+    copy.add_argument("destination", metavar="DST_URL")
+    copy.add_argument("--namespace", action="append", help="only this namespace (repeatable)")
+    copy.add_argument("--prefix", help="only keys starting with this")
+    copy.add_argument("--skip-existing", action="store_true", help="keep keys already there")
+    copy.add_argument("--dry-run", action="store_true", help="read and count, write nothing")
     return parser
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _dump(value: Any, pretty: bool = False) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2 if pretty else None)
 
 
-async def _execute(storage: StorageDriver, args: argparse.Namespace) -> int:
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    word = text.strip()
+    if word and word[0] not in '{["-0123456789' and " " not in word:
+        raise UsageError(f"value is not JSON; for the string {word}, quote it: '\"{word}\"'")
+    raise UsageError("value is not valid JSON")
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[Any]:
+    """A callback advancing a progress bar on stderr, when it is a terminal and rich is
+    installed; a no-op otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    except ImportError:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description} {task.completed:,}"))
+    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done: bar.advance(task, done)
+
+
+def _check_exists(storage: StorageDriver) -> None:
+    """A read never creates a database: a missing SQLite file is an error that names it."""
+    if (
+        isinstance(storage, SqliteStorage)
+        and storage.path != ":memory:"
+        and not os.path.exists(storage.path)
+    ):
+        raise FileNotFoundError(f"no SQLite database at {storage.path}")
+
+
+async def _execute(args: argparse.Namespace, url: str) -> int:
+    from radaros import transfer
+
+    if args.command == "copy":
+        source, destination = open_storage(args.source), open_storage(args.destination)
+        _check_exists(source)
+        async with source, destination:
+            with _progress("copied") as progress:
+                report = await transfer.copy(
+                    source,
+                    destination,
+                    namespaces=args.namespace,
+                    prefix=args.prefix,
+                    skip_existing=args.skip_existing,
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
+        verb = "would copy" if args.dry_run else "copied"
+        summary = f"{verb} {report.written} entries in {len(report.namespaces)} namespaces"
+        if report.skipped:
+            summary += f", {report.skipped} skipped (already there)"
+        print(summary, file=sys.stderr)
+        for namespace, (ours, theirs) in report.mismatched.items():
+            print(
+                f"{PROG}: {namespace!r}: {ours} live keys in source, {theirs} in destination",
+                file=sys.stderr,
+            )
+        return EXIT_MISMATCH if report.mismatched else EXIT_OK
+
+    storage = open_storage(url)
+    if args.command in READS:
+        _check_exists(storage)
     async with storage:
         if args.command == "get":
             value = await storage.get(args.namespace, args.key, _MISSING)
             if value is _MISSING:
                 print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
                 return EXIT_NOT_FOUND
-            print(_dump(value))
+            print(_dump(value, args.pretty))
         elif args.command == "set":
             await storage.set(args.namespace, args.key, args.parsed_value, ttl=args.ttl)
         elif args.command == "delete":
             await storage.delete(args.namespace, args.key)
         elif args.command == "list":
-            for entry in await storage.list(args.namespace, args.prefix):
-                print(_dump({"key": entry.key, "value": entry.value}))
+            async for key, value in storage.scan(args.namespace, args.prefix):
+                print(_dump({"key": key, "value": value}))
         elif args.command == "namespaces":
             for name in await storage.namespaces(args.prefix):
                 print(name)
         elif args.command == "count":
             print(await storage.count(args.namespace, args.prefix))
-    return 0
+        elif args.command == "ttl":
+            left = await storage.ttl(args.namespace, args.key)
+            if left is None:
+                print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
+                return EXIT_NOT_FOUND
+            print("never" if left == float("inf") else f"{left:.3f}")
+        elif args.command == "touch":
+            ttl = None if args.never else args.ttl
+            if not await storage.touch(args.namespace, args.key, ttl):
+                print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
+                return EXIT_NOT_FOUND
+        elif args.command == "clear":
+            print(await storage.clear(args.namespace, args.prefix))
+        elif args.command == "export":
+            out: TextIO = sys.stdout
+            with contextlib.ExitStack() as stack:
+                if args.output:
+                    out = stack.enter_context(open(args.output, "w", encoding="utf-8"))  # noqa: ASYNC230
+                progress = stack.enter_context(_progress("exported"))
+                written = await transfer.export(
+                    storage, out, namespaces=args.namespace, prefix=args.prefix, progress=progress
+                )
+            if args.output:
+                print(f"exported {written} entries to {args.output}", file=sys.stderr)
+        elif args.command == "import":
+            with contextlib.ExitStack() as stack:
+                lines = (
+                    sys.stdin
+                    if args.file == "-"
+                    else stack.enter_context(open(args.file, encoding="utf-8"))  # noqa: ASYNC230
+                )
+                progress = stack.enter_context(_progress("imported"))
+                report = await transfer.import_lines(
+                    storage,
+                    lines,
+                    skip_existing=args.skip_existing,
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
+            verb = "would import" if args.dry_run else "imported"
+            summary = f"{verb} {report.written} entries"
+            if report.skipped:
+                summary += f", {report.skipped} skipped (already there)"
+            print(summary, file=sys.stderr)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    url = args.url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    url = getattr(args, "url", None) or os.environ.get(ENV_VAR) or DEFAULT_URL
     secrets = url_secrets(url)
+    for other in (getattr(args, "source", None), getattr(args, "destination", None)):
+        if other:
+            secrets = [*secrets, *url_secrets(other)]
     try:
         if args.command == "set":
-            try:
-                args.parsed_value = json.loads(args.value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"value is not valid JSON: {exc}") from None
-        return asyncio.run(_execute(open_storage(url), args))
+            args.parsed_value = _parse_value(sys.stdin.read() if args.value == "-" else args.value)
+        return asyncio.run(_execute(args, url))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # about the unflushed stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # one line, never a traceback (SPEC "Command line")
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         message = scrub(message, secrets)

@@ -1,0 +1,232 @@
+"""Moving data: export to JSON Lines, import from it, copy between any two storages.
+
+One line per entry: `{"namespace": ..., "key": ..., "value": ..., "ttl": seconds or null}`
+(`ttl` is what was left when the entry was read; null = never expires). Everything goes
+page by page (`scan(with_ttl=True)` in, `set_many` out), so memory stays bounded by the
+page size whatever the size of the store.
+
+Re-running an interrupted `copy` or `import` is safe: writes are `set`s of the same values
+(an entry copied twice is stored once), and what the first run did not reach is copied by
+the second. Expiries are kept as the time left: an entry lives as long on the destination
+as it had left on the source when it was read (the copy's own duration is not added).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from radaros.storage.codec import encode
+from radaros.storage.errors import SerializationError
+from radaros.storage.validate import check_namespace, check_prefix
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from radaros.scoped import Scoped
+    from radaros.storage.base import StorageDriver
+
+    Store: TypeAlias = StorageDriver | Scoped
+
+__all__ = ["TransferReport", "copy", "export", "import_lines", "records"]
+
+PAGE_SIZE = 1000
+Progress = Callable[[int], None]
+"""Called with the number of entries just handled (for a progress bar)."""
+
+
+@dataclass
+class TransferReport:
+    """What a transfer did: entries written (or that would be, with `dry_run`), entries
+    skipped because the key existed, and per namespace the live counts compared at the end
+    (`(source, destination)`; only for `copy`)."""
+
+    written: int = 0
+    skipped: int = 0
+    namespaces: list[str] = field(default_factory=list)
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def mismatched(self) -> dict[str, tuple[int, int]]:
+        return {ns: pair for ns, pair in self.counts.items() if pair[0] != pair[1]}
+
+
+def _check_size(name: str, size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{name} must be a positive int, not {size!r}")
+    return size
+
+
+async def _chosen(storage: Store, namespaces: Sequence[str] | None) -> list[str]:
+    if namespaces is None:
+        return await storage.namespaces()
+    return sorted({check_namespace(name) for name in namespaces})
+
+
+async def records(
+    storage: Store,
+    *,
+    namespaces: Sequence[str] | None = None,
+    prefix: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> AsyncIterator[dict[str, Any]]:
+    """Every live entry as an export record, namespace by namespace, in key order."""
+    prefix = check_prefix(prefix)
+    _check_size("page_size", page_size)
+    for namespace in await _chosen(storage, namespaces):
+        async for key, value, ttl in storage.scan(
+            namespace, prefix, page_size=page_size, with_ttl=True
+        ):
+            yield {
+                "namespace": namespace,
+                "key": key,
+                "value": value,
+                "ttl": None if ttl == float("inf") else ttl,
+            }
+
+
+async def export(
+    storage: Store,
+    out: TextIO,
+    *,
+    namespaces: Sequence[str] | None = None,
+    prefix: str | None = None,
+    page_size: int = PAGE_SIZE,
+    progress: Progress | None = None,
+) -> int:
+    """Write every live entry (of `namespaces`, keys starting with `prefix`) to `out` as
+    JSON Lines; return how many."""
+    written = 0
+    async for record in records(storage, namespaces=namespaces, prefix=prefix, page_size=page_size):
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        written += 1
+        if progress is not None:
+            progress(1)
+    return written
+
+
+def parse_record(line: str, number: int) -> dict[str, Any]:
+    """One JSON Lines record, checked; SerializationError naming the line otherwise."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SerializationError(f"line {number}: not JSON ({exc.msg})") from None
+    if not isinstance(record, dict) or not {"namespace", "key", "value"} <= record.keys():
+        raise SerializationError(f"line {number}: needs namespace, key and value")
+    ttl = record.get("ttl")
+    if ttl is not None and (
+        isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0
+    ):
+        raise SerializationError(f"line {number}: ttl must be seconds > 0 or null")
+    encode(record["value"])  # strict JSON, checked before anything is written
+    return record
+
+
+async def _write(
+    storage: Store,
+    batch: list[dict[str, Any]],
+    skip_existing: bool,
+    report: TransferReport,
+    dry_run: bool,
+) -> None:
+    """Write one batch: entries without expiry (and those sharing one) in one `set_many`
+    per namespace; with `skip_existing`, one `add` each (atomic: an existing key wins)."""
+    if dry_run:
+        report.written += len(batch)
+        return
+    if skip_existing:
+        for record in batch:
+            stored = await storage.add(
+                record["namespace"], record["key"], record["value"], ttl=record["ttl"]
+            )
+            report.written += stored
+            report.skipped += not stored
+        return
+    groups: dict[tuple[str, float | None], dict[str, Any]] = {}
+    for record in batch:
+        groups.setdefault((record["namespace"], record["ttl"]), {})[record["key"]] = record["value"]
+    for (namespace, ttl), items in groups.items():
+        await storage.set_many(namespace, items, ttl=ttl)
+        report.written += len(items)
+
+
+async def import_lines(
+    storage: Store,
+    lines: Iterable[str],
+    *,
+    skip_existing: bool = False,
+    batch_size: int = PAGE_SIZE,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Store every record of `lines` (JSON Lines as `export` writes them), in batches.
+
+    A malformed line raises SerializationError naming it; the batches before it are
+    written (re-running after fixing the file is safe). With `skip_existing`, keys already
+    present are left as they are.
+    """
+    _check_size("batch_size", batch_size)
+    report = TransferReport()
+    batch: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        record = parse_record(line, number)
+        batch.append(record)
+        seen.add(record["namespace"])
+        if len(batch) >= batch_size:
+            await _write(storage, batch, skip_existing, report, dry_run)
+            if progress is not None:
+                progress(len(batch))
+            batch = []
+    if batch:
+        await _write(storage, batch, skip_existing, report, dry_run)
+        if progress is not None:
+            progress(len(batch))
+    report.namespaces = sorted(seen)
+    return report
+
+
+async def copy(
+    source: Store,
+    destination: Store,
+    *,
+    namespaces: Sequence[str] | None = None,
+    prefix: str | None = None,
+    page_size: int = PAGE_SIZE,
+    skip_existing: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Copy every live entry, expiries kept, page by page; then compare live counts per
+    namespace (`report.mismatched` lists the differences: an entry that expired, or was
+    written, on either side during the copy makes one; run the copy again)."""
+    report = TransferReport()
+    prefix = check_prefix(prefix)
+    _check_size("page_size", page_size)
+    chosen = await _chosen(source, namespaces)
+    report.namespaces = chosen
+    for namespace in chosen:
+        batch: list[dict[str, Any]] = []
+        async for record in records(
+            source, namespaces=[namespace], prefix=prefix, page_size=page_size
+        ):
+            batch.append(record)
+            if len(batch) >= page_size:
+                await _write(destination, batch, skip_existing, report, dry_run)
+                if progress is not None:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            await _write(destination, batch, skip_existing, report, dry_run)
+            if progress is not None:
+                progress(len(batch))
+        if not dry_run:
+            report.counts[namespace] = (
+                await source.count(namespace, prefix),
+                await destination.count(namespace, prefix),
+            )
+    return report
