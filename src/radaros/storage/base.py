@@ -744,7 +744,9 @@ class StorageDriver(abc.ABC):
             if removed:
                 logger.info("%r reclaimed %d expired entries", self, removed)
         except StorageError as exc:
-            logger.warning("%r: expiry sweep failed: %s", self, exc)
+            # The text, not the exception: a kept log record must not keep the failed
+            # call's connection alive past its event loop.
+            logger.warning("%r: expiry sweep failed: %s", self, str(exc))
         finally:
             self._sweeper = None
 
@@ -811,7 +813,7 @@ class StorageDriver(abc.ABC):
         error = wrap_error(error_class, message.format(where=where), exc, self._secrets, detail)
         if isinstance(error, StorageConnectionError) and self._unreachable_since is None:
             self._unreachable_since = time.monotonic()
-            logger.warning("%r: backend unreachable: %s", self, error)
+            logger.warning("%r: backend unreachable: %s", self, str(error))
         return error
 
     # -- primitives --------------------------------------------------------------------------
