@@ -147,3 +147,17 @@ async def test_bad_arguments_raise_before_io(tmp_path: Path) -> None:
             await transfer.copy(source, target, namespaces=[""])
         with pytest.raises(ValueError, match="page_size"):
             await transfer.copy(source, target, page_size=0)
+
+
+async def test_expiries_are_batched_but_never_extended() -> None:
+    async with InMemoryStorage() as source, InMemoryStorage() as target:
+        for i, ttl in enumerate([100.0, 100.4, 100.9, 150.0, 150.5, 300.0]):
+            await source.set("t", f"k{i}", i, ttl=ttl)
+        await source.set("t", "forever", "x")
+        await transfer.copy(source, target)
+        for i in range(6):
+            ours, theirs = await source.ttl("t", f"k{i}"), await target.ttl("t", f"k{i}")
+            assert ours is not None
+            assert theirs is not None
+            assert ours - transfer.TTL_TOLERANCE_S - 0.5 <= theirs <= ours
+        assert await target.ttl("t", "forever") == float("inf")

@@ -7,8 +7,9 @@ page size whatever the size of the store.
 
 Re-running an interrupted `copy` or `import` is safe: writes are `set`s of the same values
 (an entry copied twice is stored once), and what the first run did not reach is copied by
-the second. Expiries are kept as the time left: an entry lives as long on the destination
-as it had left on the source when it was read (the copy's own duration is not added).
+the second. Expiries are kept as the time left when the entry was read (so the copy's own
+duration is not added); entries are written in batches of similar time left, so one may
+expire up to `TTL_TOLERANCE_S` (1 s) earlier on the destination, never later.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["TransferReport", "copy", "export", "import_lines", "records"]
 
 PAGE_SIZE = 1000
+TTL_TOLERANCE_S = 1.0
+"""Entries whose time left differs by at most this go in one `set_many` with the shortest:
+an entry may expire up to this much earlier on the destination, never later."""
 Progress = Callable[[int], None]
 """Called with the number of entries just handled (for a progress bar)."""
 
@@ -144,12 +148,36 @@ async def _write(
             report.written += stored
             report.skipped += not stored
         return
-    groups: dict[tuple[str, float | None], dict[str, Any]] = {}
-    for record in batch:
-        groups.setdefault((record["namespace"], record["ttl"]), {})[record["key"]] = record["value"]
-    for (namespace, ttl), items in groups.items():
+    for (namespace, ttl), items in _by_expiry(batch):
         await storage.set_many(namespace, items, ttl=ttl)
         report.written += len(items)
+
+
+def _by_expiry(batch: list[dict[str, Any]]) -> list[tuple[tuple[str, float | None], Any]]:
+    """`set_many` calls for a batch: per namespace, the entries that never expire together,
+    and those that do in runs whose time left differs by at most TTL_TOLERANCE_S, written
+    with the run's shortest (so no entry outlives its source by more than the copy takes)."""
+    groups: list[tuple[tuple[str, float | None], Any]] = []
+    by_namespace: dict[str, list[dict[str, Any]]] = {}
+    for record in batch:
+        by_namespace.setdefault(record["namespace"], []).append(record)
+    for namespace, records in by_namespace.items():
+        forever = {r["key"]: r["value"] for r in records if r["ttl"] is None}
+        if forever:
+            groups.append(((namespace, None), forever))
+        timed = sorted((r for r in records if r["ttl"] is not None), key=lambda r: r["ttl"])
+        run: dict[str, Any] = {}
+        shortest = 0.0
+        for record in timed:
+            if run and record["ttl"] - shortest > TTL_TOLERANCE_S:
+                groups.append(((namespace, shortest), run))
+                run = {}
+            if not run:
+                shortest = record["ttl"]
+            run[record["key"]] = record["value"]
+        if run:
+            groups.append(((namespace, shortest), run))
+    return groups
 
 
 async def import_lines(
