@@ -149,7 +149,7 @@ async def test_bad_arguments_raise_before_io(tmp_path: Path) -> None:
             await transfer.copy(source, target, page_size=0)
 
 
-async def test_expiries_are_batched_but_never_extended() -> None:
+async def test_expiries_are_batched_and_never_extended_beyond_the_copy() -> None:
     async with InMemoryStorage() as source, InMemoryStorage() as target:
         for i, ttl in enumerate([100.0, 100.4, 100.9, 150.0, 150.5, 300.0]):
             await source.set("t", f"k{i}", i, ttl=ttl)
@@ -159,5 +159,6 @@ async def test_expiries_are_batched_but_never_extended() -> None:
             ours, theirs = await source.ttl("t", f"k{i}"), await target.ttl("t", f"k{i}")
             assert ours is not None
             assert theirs is not None
-            assert ours - transfer.TTL_TOLERANCE_S - 0.5 <= theirs <= ours
+            # Up to TTL_TOLERANCE_S earlier; later only by the moment between read and write.
+            assert ours - transfer.TTL_TOLERANCE_S - 0.5 <= theirs <= ours + 0.5
         assert await target.ttl("t", "forever") == float("inf")

@@ -7,9 +7,9 @@ page size whatever the size of the store.
 
 Re-running an interrupted `copy` or `import` is safe: writes are `set`s of the same values
 (an entry copied twice is stored once), and what the first run did not reach is copied by
-the second. Expiries are kept as the time left when the entry was read (so the copy's own
-duration is not added); entries are written in batches of similar time left, so one may
-expire up to `TTL_TOLERANCE_S` (1 s) earlier on the destination, never later.
+the second. Expiries are kept as the time left when the entry was read, so an entry may
+outlive its source by the moments between reading and writing its page; entries are written
+in batches of similar time left, so one may expire up to `TTL_TOLERANCE_S` (1 s) earlier.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = ["TransferReport", "copy", "export", "import_lines", "records"]
 PAGE_SIZE = 1000
 TTL_TOLERANCE_S = 1.0
 """Entries whose time left differs by at most this go in one `set_many` with the shortest:
-an entry may expire up to this much earlier on the destination, never later."""
+an entry may expire up to this much earlier on the destination."""
 Progress = Callable[[int], None]
 """Called with the number of entries just handled (for a progress bar)."""
 
@@ -156,7 +156,7 @@ async def _write(
 def _by_expiry(batch: list[dict[str, Any]]) -> list[tuple[tuple[str, float | None], Any]]:
     """`set_many` calls for a batch: per namespace, the entries that never expire together,
     and those that do in runs whose time left differs by at most TTL_TOLERANCE_S, written
-    with the run's shortest (so no entry outlives its source by more than the copy takes)."""
+    with the run's shortest."""
     groups: list[tuple[tuple[str, float | None], Any]] = []
     by_namespace: dict[str, list[dict[str, Any]]] = {}
     for record in batch:
