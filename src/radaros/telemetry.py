@@ -201,8 +201,8 @@ class _Probe:
         if self.slow_s is not None and elapsed > self.slow_s:
             namespace = args[0] if args and operation != "namespaces" else None
             logger.warning(
-                "%r: %s in namespace %r took %.3f s (slow_operation_s=%s)",
-                self.driver,
+                "%s: %s in namespace %r took %.3f s (slow_operation_s=%s)",
+                repr(self.driver),
                 operation,
                 namespace,
                 elapsed,

@@ -93,6 +93,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("radaros.storage")
+"""Log arguments are always text (`repr(self)`, `str(exc)`), never the objects: a record a
+handler keeps would otherwise keep a driver, an exception and its connections alive past
+their event loop."""
 # A library logs; the application decides where it goes (nothing on stderr by default).
 logging.getLogger("radaros").addHandler(logging.NullHandler())
 
@@ -325,7 +328,9 @@ class StorageDriver(abc.ABC):
             self._sweeper.cancel()
             self._sweeper = None
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
-            logger.warning("%r closed from another event loop; its connections were dropped", self)
+            logger.warning(
+                "%s closed from another event loop; its connections were dropped", repr(self)
+            )
             return
         if self._calls_in_flight:
             # Calls already on the wire finish first (bounded): client libraries can leave
@@ -698,8 +703,8 @@ class StorageDriver(abc.ABC):
                 attempt += 1
                 if attempt in (16, 256):
                     logger.info(
-                        "%r: update of %r in %r retried %d times (other writers on the key)",
-                        self,
+                        "%s: update of %r in %r retried %d times (other writers on the key)",
+                        repr(self),
                         key,
                         namespace,
                         attempt,
@@ -742,11 +747,9 @@ class StorageDriver(abc.ABC):
                 if batch < SWEEP_BATCH or self._state is not State.OPEN:
                     break
             if removed:
-                logger.info("%r reclaimed %d expired entries", self, removed)
+                logger.info("%s reclaimed %d expired entries", repr(self), removed)
         except StorageError as exc:
-            # The text, not the exception: a kept log record must not keep the failed
-            # call's connection alive past its event loop.
-            logger.warning("%r: expiry sweep failed: %s", self, str(exc))
+            logger.warning("%s: expiry sweep failed: %s", repr(self), str(exc))
         finally:
             self._sweeper = None
 
@@ -780,7 +783,7 @@ class StorageDriver(abc.ABC):
     def _reached_again(self) -> None:
         down_s = time.monotonic() - (self._unreachable_since or 0.0)
         self._unreachable_since = None
-        logger.info("%r: backend reachable again after %.1f s", self, down_s)
+        logger.info("%s: backend reachable again after %.1f s", repr(self), down_s)
 
     def _call_done(self) -> None:
         self._calls_in_flight -= 1
@@ -813,7 +816,7 @@ class StorageDriver(abc.ABC):
         error = wrap_error(error_class, message.format(where=where), exc, self._secrets, detail)
         if isinstance(error, StorageConnectionError) and self._unreachable_since is None:
             self._unreachable_since = time.monotonic()
-            logger.warning("%r: backend unreachable: %s", self, str(error))
+            logger.warning("%s: backend unreachable: %s", repr(self), str(error))
         return error
 
     # -- primitives --------------------------------------------------------------------------
