@@ -6,9 +6,11 @@ Each test prints one line of figures in the "reliability figures" section.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,7 @@ async def test_no_secret_in_errors_logs_repr_or_cli(
             if url.startswith("mongodb")
             else {"connect_timeout_s": 2}
         )
+        storage: Any = None
         try:
             storage = open_storage(url, **options)
         except Exception as exc:
@@ -119,6 +122,8 @@ async def test_no_secret_in_errors_logs_repr_or_cli(
         )
         found += CANARY in cli.stderr + cli.stdout
         leaks[case] = found
+        error = node = storage = None  # nothing of the failed case stays referenced
+        collect_failed_clients(mongodb=url.startswith("mongodb"))
     # Pool timeout: a pool of 1 held by another caller, on a password URL that works.
     good = f"postgresql://canary_user:right-password@{password_postgres}/postgres"
     async with PostgresStorage(good, table=unique_name(), max_size=1, acquire_timeout_s=0.2) as s:
@@ -137,3 +142,15 @@ async def test_no_secret_in_errors_logs_repr_or_cli(
     )
     assert sum(leaks.values()) == 0, leaks
     assert logged == 0
+
+
+def collect_failed_clients(mongodb: bool) -> None:
+    """Collect what the failed case left, now, while its event loop runs: a client torn down
+    later, after the loop, cannot close its sockets and warns in whichever test runs then.
+    PyMongo abandons the socket of a connection attempt that server selection gave up on
+    (PYTHON-5867, unfixed upstream, as in test_cancellation): that warning alone is ignored,
+    for the MongoDB cases only. Any other unclosed socket still fails this test."""
+    with warnings.catch_warnings():
+        if mongodb:
+            warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
