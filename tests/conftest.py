@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,13 @@ def driver_factory(
 @pytest.fixture(params=DRIVERS)
 def driver_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(params=DRIVERS)
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageDriver]:
+    """Each driver, opened on fresh data (modules with a `storage` of their own override it)."""
+    async with driver_factory(request.param, tmp_path, request)() as opened:
+        yield opened
 
 
 FIGURES: list[str] = []

@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +14,6 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict  # pydantic wants it on Python < 3.12
 
 from radaros import Collection, Item, Scoped, SerializationError, StorageDriver
-from tests.conftest import DRIVERS, driver_factory
-
-
-@pytest.fixture(params=DRIVERS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageDriver]:
-    async with driver_factory(request.param, tmp_path, request)() as opened:
-        yield opened
 
 
 class Role(enum.Enum):

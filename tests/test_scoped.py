@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from radaros import InMemoryStorage, InvalidKeyError, Scoped, StorageDriver
-from tests.conftest import DRIVERS, driver_factory
 from tests.reliability.test_isolation import hostile_corpus
-
-
-@pytest.fixture(params=DRIVERS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageDriver]:
-    async with driver_factory(request.param, tmp_path, request)() as opened:
-        yield opened
 
 
 async def test_every_method_stays_in_the_scope(storage: StorageDriver) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,6 @@ from radaros.sessions import SESSION_META, SESSION_USERS
 from tests.conftest import DRIVERS, driver_factory
 from tests.support.reliability import URL_DRIVERS, shared_url
 from tests.support.workers_spawn import spawn_workers
-
-
-@pytest.fixture(params=DRIVERS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageDriver]:
-    async with driver_factory(request.param, tmp_path, request)() as opened:
-        yield opened
 
 
 async def everything(storage: StorageDriver) -> dict[str, dict[str, Any]]:

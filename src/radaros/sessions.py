@@ -315,12 +315,7 @@ class ChatHistory(Generic[M]):
 
         def extend(current: Any) -> dict[str, Any]:
             nonlocal total
-            if current is None:
-                current = {"total": 0, "messages": []}
-            elif not _is_history(current):
-                raise SerializationError(
-                    f"{MEMORY_SHORT!r}/{self.session_id!r} is not a chat history"
-                )
+            current = self._history(current)
             kept = current["messages"] + new
             if self.max_messages is not None:
                 kept = kept[-self.max_messages :]
@@ -331,7 +326,10 @@ class ChatHistory(Generic[M]):
         return total
 
     async def _stored(self) -> dict[str, Any]:
-        stored = await self.storage.get(MEMORY_SHORT, self.session_id)
+        return self._history(await self.storage.get(MEMORY_SHORT, self.session_id))
+
+    def _history(self, stored: Any) -> dict[str, Any]:
+        """The stored history (an empty one if absent); SerializationError if it is not one."""
         if stored is None:
             return {"total": 0, "messages": []}
         if not _is_history(stored):

@@ -134,23 +134,25 @@ async def _write(
     skip_existing: bool,
     report: TransferReport,
     dry_run: bool,
+    progress: Progress | None,
 ) -> None:
     """Write one batch: entries without expiry (and those sharing one) in one `set_many`
     per namespace; with `skip_existing`, one `add` each (atomic: an existing key wins)."""
     if dry_run:
         report.written += len(batch)
-        return
-    if skip_existing:
+    elif skip_existing:
         for record in batch:
             stored = await storage.add(
                 record["namespace"], record["key"], record["value"], ttl=record["ttl"]
             )
             report.written += stored
             report.skipped += not stored
-        return
-    for (namespace, ttl), items in _by_expiry(batch):
-        await storage.set_many(namespace, items, ttl=ttl)
-        report.written += len(items)
+    else:
+        for (namespace, ttl), items in _by_expiry(batch):
+            await storage.set_many(namespace, items, ttl=ttl)
+            report.written += len(items)
+    if progress is not None:
+        progress(len(batch))
 
 
 def _by_expiry(batch: list[dict[str, Any]]) -> list[tuple[tuple[str, float | None], Any]]:
@@ -206,14 +208,10 @@ async def import_lines(
         batch.append(record)
         seen.add(record["namespace"])
         if len(batch) >= batch_size:
-            await _write(storage, batch, skip_existing, report, dry_run)
-            if progress is not None:
-                progress(len(batch))
+            await _write(storage, batch, skip_existing, report, dry_run, progress)
             batch = []
     if batch:
-        await _write(storage, batch, skip_existing, report, dry_run)
-        if progress is not None:
-            progress(len(batch))
+        await _write(storage, batch, skip_existing, report, dry_run, progress)
     report.namespaces = sorted(seen)
     return report
 
@@ -244,14 +242,10 @@ async def copy(
         ):
             batch.append(record)
             if len(batch) >= page_size:
-                await _write(destination, batch, skip_existing, report, dry_run)
-                if progress is not None:
-                    progress(len(batch))
+                await _write(destination, batch, skip_existing, report, dry_run, progress)
                 batch = []
         if batch:
-            await _write(destination, batch, skip_existing, report, dry_run)
-            if progress is not None:
-                progress(len(batch))
+            await _write(destination, batch, skip_existing, report, dry_run, progress)
         if not dry_run:
             report.counts[namespace] = (
                 await source.count(namespace, prefix),

@@ -166,6 +166,11 @@ def _progress(description: str) -> Iterator[Any]:
         yield lambda done: bar.advance(task, done)
 
 
+def _not_found(args: argparse.Namespace) -> int:
+    print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
+    return EXIT_NOT_FOUND
+
+
 def _check_exists(storage: StorageDriver) -> None:
     """A read never creates a database: a missing SQLite file is an error that names it."""
     if (
@@ -212,8 +217,7 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
         if args.command == "get":
             value = await storage.get(args.namespace, args.key, _MISSING)
             if value is _MISSING:
-                print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
-                return EXIT_NOT_FOUND
+                return _not_found(args)
             print(_dump(value, args.pretty))
         elif args.command == "set":
             await storage.set(args.namespace, args.key, args.parsed_value, ttl=args.ttl)
@@ -230,14 +234,12 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
         elif args.command == "ttl":
             left = await storage.ttl(args.namespace, args.key)
             if left is None:
-                print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
-                return EXIT_NOT_FOUND
+                return _not_found(args)
             print("never" if left == float("inf") else f"{left:.3f}")
         elif args.command == "touch":
             ttl = None if args.never else args.ttl
             if not await storage.touch(args.namespace, args.key, ttl):
-                print(f"{PROG}: {args.namespace!r} has no key {args.key!r}", file=sys.stderr)
-                return EXIT_NOT_FOUND
+                return _not_found(args)
         elif args.command == "clear":
             print(await storage.clear(args.namespace, args.prefix))
         elif args.command == "export":
