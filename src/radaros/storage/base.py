@@ -339,7 +339,13 @@ class StorageDriver(abc.ABC):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT_S)
         if was_open or self._opened_partially():
-            await self._call(self._close)
+            try:
+                await self._close()
+            except Exception as exc:
+                error = self._translated(exc)
+            else:
+                return
+            raise error
 
     def _opened_partially(self) -> bool:
         """True when `_initialize` may have acquired resources without finishing."""
@@ -765,8 +771,12 @@ class StorageDriver(abc.ABC):
         """Await a primitive, raising its failure as a StorageError.
 
         The error is raised outside the `except` block, so a cause that was dropped because
-        it shows a secret is not kept as `__context__` either.
+        it shows a secret is not kept as `__context__` either. Nothing starts once close()
+        has begun: a call sent while close() waits for the calls in flight would run on a
+        client being closed (and some clients reconnect under it).
         """
+        if self._state is State.CLOSED:
+            raise StorageClosedError(f"{self!r} is closed")
         self._calls_in_flight += 1
         try:
             result = await primitive(*args, **kwargs)
