@@ -157,10 +157,10 @@ def test_postgres_options_in_url_and_keywords_win() -> None:
     )
     storage = open_storage(url, max_size=3)
     assert isinstance(storage, PostgresStorage)
-    assert storage._pool_options["max_size"] == 3
-    assert storage._pool_options["command_timeout"] == 5.0
-    assert storage._pool_options["timeout"] == 2.0
-    assert storage._pool_options["server_settings"] == {"application_name": "worker"}
+    assert storage._max_size == 3
+    assert storage._connect_options["command_timeout"] == 5.0
+    assert storage._connect_options["timeout"] == 2.0
+    assert storage._connect_options["server_settings"] == {"application_name": "worker"}
     assert storage._schema_name == "agents"
     assert storage._url == "postgresql://app:pw@db.example/app?sslmode=disable"
 
@@ -170,7 +170,7 @@ def test_postgresql_asyncpg_scheme_is_accepted() -> None:
     storage = open_storage("postgresql+asyncpg://app@db.example/app?max_size=4")
     assert isinstance(storage, PostgresStorage)
     assert storage._url == "postgresql://app@db.example/app"
-    assert storage._pool_options["max_size"] == 4
+    assert storage._max_size == 4
 
 
 @pytest.mark.parametrize(

@@ -115,8 +115,8 @@ async def test_cancellation_leaves_nothing_behind(
 
 async def open_connections(storage: StorageDriver) -> int:
     """Connections the driver holds open (pool size), where that means something."""
-    if isinstance(storage, PostgresStorage) and storage._pool is not None:
-        return int(storage._pool.get_size())
+    if isinstance(storage, PostgresStorage) and storage._stack is not None:
+        return storage._stack.get_size()
     return 0
 
 

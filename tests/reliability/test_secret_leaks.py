@@ -127,12 +127,13 @@ async def test_no_secret_in_errors_logs_repr_or_cli(
     # Pool timeout: a pool of 1 held by another caller, on a password URL that works.
     good = f"postgresql://canary_user:right-password@{password_postgres}/postgres"
     async with PostgresStorage(good, table=unique_name(), max_size=1, acquire_timeout_s=0.2) as s:
-        connection = await s._pool.acquire()  # type: ignore[union-attr]
+        assert s._stack is not None
+        connection = await s._stack.acquire()
         try:
             with pytest.raises(StorageConnectionError) as info:
                 await s.get("ns", "k")
         finally:
-            await s._pool.release(connection)  # type: ignore[union-attr]
+            s._stack.release(connection)
         leaks["pool timeout"] = "right-password" in f"{info.value!r} {info.value} {s!r}"
     logged = sum(CANARY in record.getMessage() for record in caplog.records)
     logged += sum("right-password" in record.getMessage() for record in caplog.records)

@@ -60,9 +60,8 @@ async def plant(storage: StorageDriver, hostile: list[str]) -> None:
             for i, text in enumerate(hostile):
                 connection.execute("UPDATE radaros_kv SET value = ? WHERE key = ?", (text, f"k{i}"))
     elif isinstance(storage, PostgresStorage):
-        assert storage._pool is not None
         for i, text in enumerate(hostile):
-            await storage._pool.execute(
+            await storage._execute(
                 f"UPDATE {storage._table} SET value = $1 WHERE key = $2", text, f"k{i}"
             )
     elif isinstance(storage, MongoDBStorage):

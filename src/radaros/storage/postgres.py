@@ -19,17 +19,18 @@ dedupes object keys, and refuses `"\\u0000"`; the SPEC promises an exact round t
 `value::jsonb` still works in ad-hoc SQL for every value without a NUL character.
 
 Round trips: one statement per operation (batches use `unnest` arrays: one round trip per
-batch), prepared and cached by asyncpg; the pool's reset query on release is replaced by a
-no-op because radaros leaves no session state behind (no SET, LISTEN, cursors or session
-advisory locks). Expiry uses the server's `now()`, so instances with skewed clocks agree.
+batch), prepared once per connection and cached by asyncpg. Connections come from a
+`ConnectionStack` (a list pop per call, no reset query: radaros leaves no session state
+behind, no SET, LISTEN, cursors or session advisory locks), or from a borrowed asyncpg pool.
+Expiry uses the server's `now()`, so instances with skewed clocks agree.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from radaros.storage.base import ErrorRule, StorageDriver
 from radaros.storage.errors import (
@@ -38,6 +39,7 @@ from radaros.storage.errors import (
     StorageError,
     ValueTooLargeError,
 )
+from radaros.storage.pool import ConnectionStack
 from radaros.storage.secrets import wrap_error
 from radaros.storage.validate import (
     check_durations,
@@ -52,11 +54,13 @@ if TYPE_CHECKING:
     import asyncpg
 
     Pool = asyncpg.Pool[asyncpg.Record]
-    Connection = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+    Connection = asyncpg.Connection[asyncpg.Record]
 
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 __all__ = ["PostgresStorage", "Statements"]
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 _INIT_LOCK_KEY = 0x7261646172  # "radar": serializes concurrent initialize() across processes
@@ -95,10 +99,6 @@ def _import_asyncpg() -> ModuleType:
             "PostgresStorage needs asyncpg: pip install 'radaros[postgres]'"
         ) from None
     return asyncpg
-
-
-async def _keep_session(connection: Any) -> None:
-    """Pool reset hook: radaros leaves no session state, so skip asyncpg's reset query."""
 
 
 def _seconds(ttl: float | None) -> float | None:
@@ -150,16 +150,16 @@ class PostgresStorage(StorageDriver):
             connect_timeout_s=connect_timeout_s,
         )
         self._pool: Pool | None = self._adopt(url_or_pool)
-        self._pool_options = {
-            "min_size": min_size,
-            "max_size": max_size,
+        self._stack: ConnectionStack[Connection] | None = None
+        self._connect_options = {
             "command_timeout": command_timeout_s,
             "timeout": connect_timeout_s,
-            "reset": _keep_session,
             "statement_cache_size": 0 if pgbouncer else 100,
             "server_settings": {"application_name": application_name},
         }
+        self._min_size, self._max_size = min_size, max_size
         self._acquire_timeout_s = acquire_timeout_s
+        self._connect_timeout_s = connect_timeout_s
         self._sql = Statements(self._table, f"{table}_expiry", f'"{schema}".radaros_meta')
 
     @classmethod
@@ -183,7 +183,7 @@ class PostgresStorage(StorageDriver):
         return f"{source} table={self._schema_name}.{self._table_name}"
 
     def _holds_resources(self) -> bool:
-        return self._pool is not None and self._owns_client
+        return self._stack is not None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -215,20 +215,25 @@ class PostgresStorage(StorageDriver):
             ErrorRule(asyncpg.PostgresError, StorageError, "PostgreSQL error at {where}"),
         ]
 
-    async def _acquire(self) -> tuple[Pool, Connection]:
-        """(pool, connection), waiting at most acquire_timeout_s for a free connection."""
-        pool = self._pool
-        if pool is None:
-            raise StorageClosedError(f"{self!r} is closed")
-        if _timeout is None:  # Python 3.10: asyncpg's own timeout (it wraps in wait_for)
-            return pool, await pool.acquire(timeout=self._acquire_timeout_s)
-        async with _timeout(self._acquire_timeout_s):  # no extra task, unlike wait_for
-            return pool, await pool.acquire()
+    def _connect(self) -> Awaitable[Connection]:
+        return self._asyncpg.connect(self._url, **self._connect_options)  # type: ignore[no-any-return]
+
+    def _new_stack(self) -> ConnectionStack[Connection]:
+        return ConnectionStack(
+            self._connect,
+            is_closed=lambda connection: connection.is_closed(),
+            close=lambda connection: connection.close(timeout=self._connect_timeout_s),
+            terminate=lambda connection: connection.terminate(),
+            min_size=self._min_size,
+            max_size=self._max_size,
+            acquire_timeout_s=self._acquire_timeout_s,
+        )
 
     async def _initialize(self) -> None:
-        if self._pool is None:
+        if self._owns_client and self._stack is None:
+            self._stack = stack = self._new_stack()
             try:
-                self._pool = await self._asyncpg.create_pool(self._url, **self._pool_options)
+                await stack.fill()
             except Exception as exc:  # asyncpg raises many kinds here, some echo the DSN
                 error: StorageError | None = wrap_error(
                     StorageConnectionError,
@@ -240,14 +245,9 @@ class PostgresStorage(StorageDriver):
                 error = None
             if error is not None:  # raised here, not in the except: no secret in __context__
                 raise error
-        pool, connection = await self._acquire()
-        try:
-            version = await self._schema_version(connection)
-            if version is None:
-                await self._create_schema(connection)
-                version = await self._schema_version(connection) or SCHEMA_VERSION
-        finally:
-            await pool.release(connection)
+        version = await self._with_connection(self._schema_version)
+        if version is None:
+            version = await self._with_connection(self._create_schema)
         if version > SCHEMA_VERSION:
             raise StorageError(
                 f"{self._table} has schema version {version}, newer than this radaros "
@@ -269,7 +269,7 @@ class PostgresStorage(StorageDriver):
         exists = await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", self._table)
         return version if exists else None
 
-    async def _create_schema(self, connection: Connection) -> None:
+    async def _create_schema(self, connection: Connection) -> int:
         async with connection.transaction():
             # A transaction-scoped advisory lock: concurrent CREATE ... IF NOT EXISTS can
             # still fail with a unique violation, and a session lock would outlive the
@@ -278,32 +278,87 @@ class PostgresStorage(StorageDriver):
             for statement in self._sql.schema:
                 await connection.execute(statement)
             await connection.execute(self._sql.record_version, self._table, SCHEMA_VERSION)
+        return await self._schema_version(connection) or SCHEMA_VERSION
 
     async def _close(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            # Connections in use are closed as they come back; bounded, then cut off.
+            await self._release(stack, stack.close, stack.terminate)
         pool, self._pool = self._pool, None
-        # pool.close() waits for every in-flight query: bounded, then cut off.
         await self._release(pool, lambda: pool.close(), lambda: pool.terminate())  # type: ignore[union-attr]
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        pool, connection = await self._acquire()
+    async def _with_connection(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run `work` on a connection of the stack (or of the borrowed pool)."""
+        stack = self._stack
+        if stack is None:
+            return await self._with_borrowed(work)
+        connection = await stack.acquire()
         try:
-            return list(await connection.fetch(sql, *args))
+            result = await work(connection)
+        except BaseException as exc:
+            stack.release(connection, reusable=self._reusable_after(exc, connection))
+            raise
+        stack.release(connection)
+        return result
+
+    def _reusable_after(self, exc: BaseException, connection: Connection) -> bool:
+        """Only a server-side error leaves the protocol in step: a cancellation or a client
+        timeout can leave a statement running, so that connection is dropped."""
+        return isinstance(exc, self._asyncpg.PostgresError) and not connection.is_in_transaction()
+
+    async def _with_borrowed(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        pool = self._pool
+        if pool is None:
+            raise StorageClosedError(f"{self!r} is closed")
+        if _timeout is None:  # Python 3.10: asyncpg's own timeout (it wraps in wait_for)
+            connection = await pool.acquire(timeout=self._acquire_timeout_s)
+        else:
+            async with _timeout(self._acquire_timeout_s):
+                connection = await pool.acquire()
+        try:
+            return await work(connection)  # type: ignore[arg-type]  # a proxy of one
         finally:
             await pool.release(connection)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        stack = self._stack
+        if stack is None:
+            return await self._with_borrowed(lambda c: c.fetch(sql, *args))
+        connection = await stack.acquire()
+        try:
+            rows = await connection.fetch(sql, *args)
+        except BaseException as exc:
+            stack.release(connection, reusable=self._reusable_after(exc, connection))
+            raise
+        stack.release(connection)
+        return rows
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
-        pool, connection = await self._acquire()
+        stack = self._stack
+        if stack is None:
+            return await self._with_borrowed(lambda c: c.fetchval(sql, *args))
+        connection = await stack.acquire()
         try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await pool.release(connection)
+            value = await connection.fetchval(sql, *args)
+        except BaseException as exc:
+            stack.release(connection, reusable=self._reusable_after(exc, connection))
+            raise
+        stack.release(connection)
+        return value
 
     async def _execute(self, sql: str, *args: Any) -> None:
-        pool, connection = await self._acquire()
+        stack = self._stack
+        if stack is None:
+            await self._with_borrowed(lambda c: c.execute(sql, *args))
+            return
+        connection = await stack.acquire()
         try:
             await connection.execute(sql, *args)
-        finally:
-            await pool.release(connection)
+        except BaseException as exc:
+            stack.release(connection, reusable=self._reusable_after(exc, connection))
+            raise
+        stack.release(connection)
 
     # -- primitives --------------------------------------------------------------------------
 
