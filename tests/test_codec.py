@@ -18,18 +18,35 @@ DECODERS = [
 ]
 
 
+ENCODERS = [
+    pytest.param(codec.encode, id="default"),
+    pytest.param(codec.stdlib_encode, id="stdlib"),
+]
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
 @pytest.mark.parametrize("decode", DECODERS)
 @pytest.mark.parametrize("value", EDGE_VALUES, ids=range(len(EDGE_VALUES)))
-def test_round_trip_is_exact_with_every_decoder(value: Any, decode: Any) -> None:
-    """orjson (when installed) and the stdlib decode encode()'s output to the same value."""
-    assert same_json(decode(codec.encode(value)), value)
+def test_round_trip_is_exact_with_every_encoder_and_decoder(
+    value: Any, decode: Any, encode: Any
+) -> None:
+    """orjson (when installed) and the stdlib write and read back the same value."""
+    assert same_json(decode(encode(value)), value)
 
 
+@pytest.mark.parametrize("encode", ENCODERS)
 @pytest.mark.parametrize("value", REFUSED_VALUES, ids=range(len(REFUSED_VALUES)))
-def test_refused_values_raise_serialization_error(value: Any) -> None:
-    """Everything JSON cannot carry exactly is refused."""
+def test_refused_values_raise_serialization_error(value: Any, encode: Any) -> None:
+    """Everything JSON cannot carry exactly is refused, by either encoder."""
     with pytest.raises(SerializationError):
-        codec.encode(value)
+        encode(value)
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_size_limit_counts_utf8_bytes_with_either_encoder(encode: Any) -> None:
+    assert encode("é" * 5, 12) == '"' + "é" * 5 + '"'
+    with pytest.raises(ValueTooLargeError, match="13 bytes"):
+        encode("é" * 5 + "x", 12)
 
 
 def test_nesting_deeper_than_the_limit_is_refused() -> None:

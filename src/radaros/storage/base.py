@@ -478,13 +478,17 @@ class StorageDriver(abc.ABC):
         """
         namespace = check_namespace(namespace)
         seconds = _finite(check_ttl(ttl))
-        pairs = items.items() if isinstance(items, Mapping) else items
+        dump = self._dump
         encoded: dict[str, Any] = {}
-        for pair in pairs:
-            if isinstance(pair, (str, bytes)) or len(pair) != 2:
-                raise TypeError("set_many items must be a mapping or (key, value) pairs")
-            key, value = pair
-            encoded[check_key(key)] = self._dump(value)
+        if isinstance(items, Mapping):
+            for key, value in items.items():
+                encoded[check_key(key)] = dump(value)
+        else:
+            for pair in items:
+                if isinstance(pair, (str, bytes)) or len(pair) != 2:
+                    raise TypeError("set_many items must be a mapping or (key, value) pairs")
+                key, value = pair
+                encoded[check_key(key)] = dump(value)
         await self._ready()
         if not encoded:
             return

@@ -5,11 +5,13 @@ outside signed 64 bits, NaN and infinities, non-`str` dict keys, lone surrogates
 other type. Floats are written with `repr` (shortest exact form), so `1e300`, `1.0` and
 `-2.5e-308` come back as the same floats; `"\\x00"` is written as `\\u0000`.
 
-`decode` uses orjson when it is installed (`pip install 'radaros[fast]'`: it decoded 3.1x
-faster than the stdlib on small values and 1.9x on a 100-item list here) and the stdlib
-otherwise; both accept exactly the JSON that `encode` writes and refuse anything else with
-`SerializationError`. Encoding stays on the stdlib: radaros must walk the value anyway to
-apply the rules above, and orjson would accept NaN (as null) and unsigned 64-bit integers.
+With orjson installed (`pip install 'radaros[fast]'`) both directions use it: it decoded
+3.1x faster than the stdlib on small values and 1.9x on a 100-item list here, and encodes a
+small value in a tenth of the time. Encoding first walks the value to apply the rules above
+(orjson alone would write NaN as null and accept unsigned 64-bit integers); what orjson
+declines (subclasses of float, lone surrogates) goes the stdlib way. Both decoders accept
+exactly the JSON that `encode` writes and refuse anything else with `SerializationError`.
+The two encoders can spell a float differently (`1e+16` and `1e16`): the same number.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from radaros.storage.errors import SerializationError, ValueTooLargeError
 
-__all__ = ["MAX_DEPTH", "decode", "encode", "stdlib_decode"]
+__all__ = ["MAX_DEPTH", "decode", "encode", "stdlib_decode", "stdlib_encode"]
 
 MAX_DEPTH = 256
 """Deepest nesting accepted; deeper values are refused rather than risk a RecursionError."""
@@ -60,13 +62,19 @@ def _check(value: Any, depth: int) -> None:
             items = value
         for item in items:
             item_kind = type(item)
-            if item_kind is str or item_kind is float or item_kind is bool or item is None:
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is float and item - item == 0.0:  # finite (inf - inf is NaN)
                 continue
             if item_kind is int and _INT64_MIN <= item <= _INT64_MAX:
                 continue
             _check(item, depth + 1)
         return
-    if kind is str or kind is float or kind is bool or value is None:
+    if kind is str or kind is bool or value is None:
+        return
+    if kind is float:
+        if value - value != 0.0:
+            raise SerializationError(f"{value} is not strict JSON (NaN and infinities are not)")
         return
     if isinstance(value, int) and kind is not bool:
         if not _INT64_MIN <= value <= _INT64_MAX:
@@ -80,9 +88,48 @@ def _check(value: Any, depth: int) -> None:
     raise SerializationError(f"{kind.__name__} is not a JSON value")
 
 
+def _make_fast_encode() -> Callable[[Any], bytes | None] | None:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    dumps = orjson.dumps
+    error = orjson.JSONEncodeError
+
+    def fast_encode(value: Any) -> bytes | None:
+        """UTF-8 JSON of a checked value, or None for what orjson declines."""
+        try:
+            return dumps(value)
+        except error:
+            return None
+
+    return fast_encode
+
+
+_fast_encode = _make_fast_encode()
+
+
 def encode(value: Any, max_bytes: int | None = None) -> str:
     """The JSON text of `value`, checked against the SPEC's rules and `max_bytes` (UTF-8)."""
     _check(value, 0)
+    if _fast_encode is not None:
+        raw = _fast_encode(value)
+        if raw is not None:
+            if max_bytes is not None and len(raw) > max_bytes:
+                raise ValueTooLargeError(
+                    f"encoded value is {len(raw)} bytes; this driver stores at most {max_bytes}"
+                )
+            return raw.decode()
+    return _stdlib_text(value, max_bytes)
+
+
+def stdlib_encode(value: Any, max_bytes: int | None = None) -> str:
+    """`encode` with the standard library only (the fallback, and a reference in tests)."""
+    _check(value, 0)
+    return _stdlib_text(value, max_bytes)
+
+
+def _stdlib_text(value: Any, max_bytes: int | None) -> str:
     try:
         text = _dumps(value)
     except (ValueError, TypeError, RecursionError) as exc:

@@ -107,7 +107,7 @@ def _seconds(ttl: float | None) -> float | None:
 
 
 class PostgresStorage(StorageDriver):
-    """PostgreSQL through an asyncpg pool: its own (from a URL) or a borrowed one.
+    """PostgreSQL through asyncpg: connections of its own (from a URL) or a borrowed pool.
 
     Options (keywords, or in the URL's query string through `open_storage`/`from_url`):
     `table`, `schema` (identifiers), `min_size`/`max_size` (pool size),
