@@ -261,8 +261,13 @@ def concurrent_only(adapter: Any, workload: str) -> bool:
     return not workload.endswith("_x16") and adapter.name == "16 connections"
 
 
-async def bench(driver: str, rounds: int, counts: dict[str, int]) -> list[dict[str, Any]]:
-    workloads = [w for w in make_workloads(counts) if w.name in WORKLOADS[driver]]
+async def bench(
+    driver: str, rounds: int, counts: dict[str, int], only: set[str]
+) -> list[dict[str, Any]]:
+    chosen = only or set(WORKLOADS[driver])
+    workloads = [
+        w for w in make_workloads(counts) if w.name in WORKLOADS[driver] and w.name in chosen
+    ]
     samples: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
         async with implementations(driver, Path(folder)) as adapters:
@@ -372,6 +377,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--drivers", default="postgres,sqlite,mongodb")
+    parser.add_argument("--workloads", default="", help="comma-separated; default: all")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--json", type=Path)
@@ -384,7 +390,8 @@ def main() -> None:
     for driver in args.drivers.split(","):
         # SecantusDB (a Python server) slows down under long runs: fewer operations there.
         driver_counts = {**counts, "ops": 300, "batches": 2} if driver == "mongodb" else counts
-        samples += asyncio.run(bench(driver, args.rounds, driver_counts))
+        only = set(filter(None, args.workloads.split(",")))
+        samples += asyncio.run(bench(driver, args.rounds, driver_counts, only))
     rows = summarize(samples)
     print(table(rows))
     if args.json:

@@ -209,3 +209,48 @@ async def test_dropping_an_open_driver_warns(tmp_path: Path) -> None:
         warnings.simplefilter("error", ResourceWarning)
         del memory
         gc.collect()  # would raise here if the in-memory driver warned
+
+
+class LockedOut(sqlite3.Connection):
+    """A test double: a read connection that finds the file locked. WAL readers are locked
+    out only in moments that cannot be produced on cue (recovery, some checkpoints)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
+        raise sqlite3.OperationalError("database is locked")
+
+
+async def test_a_read_that_finds_the_file_locked_goes_to_the_worker(tmp_path: Path) -> None:
+    async with SqliteStorage(tmp_path / "x.db") as storage:
+        await storage.set("ns", "k", {"v": 1}, ttl=3600)
+        locked = sqlite3.connect(tmp_path / "x.db", factory=LockedOut, check_same_thread=False)
+        storage._readers.connection = locked
+        storage._reader_connections.append(locked)
+        assert await storage.get("ns", "k") == {"v": 1}
+        assert 3500 < (await storage.ttl("ns", "k") or 0) <= 3600
+        assert await storage.get("ns", "absent") is None
+
+
+async def test_reads_in_the_worker_when_inline_reads_is_off(tmp_path: Path) -> None:
+    async with SqliteStorage(tmp_path / "x.db", inline_reads=False) as storage:
+        await storage.set("ns", "k", 1, ttl=60)
+        assert await storage.get("ns", "k") == 1
+        assert 0 < (await storage.ttl("ns", "k") or 0) <= 60
+        assert storage._reader_connections == []
+    with pytest.raises(TypeError, match="inline_reads"):
+        SqliteStorage(tmp_path / "y.db", inline_reads="no")  # type: ignore[arg-type]
+
+
+async def test_each_thread_reads_on_its_own_connection_and_close_closes_them(
+    tmp_path: Path,
+) -> None:
+    storage = SqliteStorage(tmp_path / "x.db")
+    await storage.set("ns", "k", "v")
+    assert await storage.get("ns", "k") == "v"
+    assert await asyncio.to_thread(asyncio.run, storage.get("ns", "k")) == "v"
+    readers = list(storage._reader_connections)
+    assert len(readers) == 2
+    await storage.close()
+    assert storage._reader_connections == []
+    for reader in readers:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            reader.execute("SELECT 1")

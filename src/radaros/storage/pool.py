@@ -73,13 +73,20 @@ class ConnectionStack(Generic[C]):
             if isinstance(failure, BaseException):
                 raise failure
 
-    async def acquire(self) -> C:
+    def take_idle(self) -> C | None:
+        """A free connection without awaiting anything, or None (then `await acquire()`)."""
         idle = self._idle
         while idle:
             connection = idle.pop()[0]
             if not self._is_closed(connection):
                 return connection
             self._forget(connection)
+        return None
+
+    async def acquire(self) -> C:
+        connection = self.take_idle()
+        if connection is not None:
+            return connection
         if self._closed:
             raise RuntimeError("the connection pool is closed")
         if self._size < self._max_size:

@@ -231,10 +231,13 @@ class PostgresStorage(StorageDriver):
 
     async def _initialize(self) -> None:
         if self._owns_client and self._stack is None:
-            self._stack = stack = self._new_stack()
+            stack = self._new_stack()
             try:
                 await stack.fill()
-            except Exception as exc:  # asyncpg raises many kinds here, some echo the DSN
+            except BaseException as exc:  # asyncpg raises many kinds here, some echo the DSN
+                stack.terminate()
+                if not isinstance(exc, Exception):  # cancelled: nothing left open
+                    raise
                 error: StorageError | None = wrap_error(
                     StorageConnectionError,
                     f"cannot connect to {self._source()}",
@@ -242,7 +245,7 @@ class PostgresStorage(StorageDriver):
                     self._secrets,
                 )
             else:
-                error = None
+                self._stack, error = stack, None
             if error is not None:  # raised here, not in the except: no secret in __context__
                 raise error
         version = await self._with_connection(self._schema_version)
@@ -293,7 +296,7 @@ class PostgresStorage(StorageDriver):
         stack = self._stack
         if stack is None:
             return await self._with_borrowed(work)
-        connection = await stack.acquire()
+        connection = stack.take_idle() or await stack.acquire()
         try:
             result = await work(connection)
         except BaseException as exc:
@@ -325,7 +328,7 @@ class PostgresStorage(StorageDriver):
         stack = self._stack
         if stack is None:
             return await self._with_borrowed(lambda c: c.fetch(sql, *args))
-        connection = await stack.acquire()
+        connection = stack.take_idle() or await stack.acquire()
         try:
             rows = await connection.fetch(sql, *args)
         except BaseException as exc:
@@ -338,7 +341,7 @@ class PostgresStorage(StorageDriver):
         stack = self._stack
         if stack is None:
             return await self._with_borrowed(lambda c: c.fetchval(sql, *args))
-        connection = await stack.acquire()
+        connection = stack.take_idle() or await stack.acquire()
         try:
             value = await connection.fetchval(sql, *args)
         except BaseException as exc:
@@ -352,7 +355,7 @@ class PostgresStorage(StorageDriver):
         if stack is None:
             await self._with_borrowed(lambda c: c.execute(sql, *args))
             return
-        connection = await stack.acquire()
+        connection = stack.take_idle() or await stack.acquire()
         try:
             await connection.execute(sql, *args)
         except BaseException as exc:

@@ -14,6 +14,12 @@ Design, chosen by the figures in docs/performance.md:
   `lock_timeout_s`; `busy_timeout` alone does not cover a busy BEGIN, a checkpoint or the
   first `journal_mode=WAL` on a new file (SQLite docs: "isolation", "wal").
 * A transaction never spans an `await`: a cancelled caller can never leave one open.
+* Point reads (`get`, `ttl`) run in the caller's thread, on a read-only connection of that
+  thread: a primary-key lookup takes microseconds, less than waking the worker and
+  answering back (measured about 10x faster, docs/performance.md). WAL readers never wait
+  for writers; a read that finds the file locked anyway (recovery, a checkpoint) does not
+  wait on the event loop but goes to the worker, which retries. `inline_reads=False` sends
+  them to the worker like everything else (for a file on slow or network storage).
 * Prefix queries are `key >= prefix AND key < upper` on the (namespace, key) primary key
   index: no LIKE, so `%` and `_` are data, and BINARY collation is code point order.
 """
@@ -104,7 +110,15 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
         future.set_result(result)
 
 
+def _finished(connection: Connection) -> None:
+    """What a job's work becomes once it has run."""
+
+
 def _answer(job: _Job | _Stop, result: Any = None, error: BaseException | None = None) -> None:
+    if type(job) is _Job:
+        # The work is a closure over the driver: let go of it before the caller resumes,
+        # or a driver dropped right after its last call would outlive its last reference.
+        job.work = _finished
     # Not contextlib.suppress: this runs once per call, on the worker's hot path.
     try:  # noqa: SIM105
         job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
@@ -292,7 +306,9 @@ class SqliteStorage(StorageDriver):
     `path` may be a filesystem path or ":memory:" (private to this instance). Options:
     `table` (an identifier), `synchronous` ("FULL" default: a write survives power loss;
     "NORMAL" survives a process crash only and commits faster), `lock_timeout_s` (how long
-    a write waits for another process's lock before StorageConnectionError).
+    a write waits for another process's lock before StorageConnectionError), and
+    `inline_reads` (default True: `get` and `ttl` read in the caller's thread; False:
+    every call goes to the worker thread).
     """
 
     max_value_bytes = 512 * 1024 * 1024  # SQLite's own limit is 1e9 bytes per value
@@ -305,9 +321,16 @@ class SqliteStorage(StorageDriver):
         table: str = "radaros_kv",
         synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL",
         lock_timeout_s: float = LOCK_TIMEOUT_S,
+        inline_reads: bool = True,
     ) -> None:
         super().__init__()
         self._path = os.fspath(path)
+        if not isinstance(inline_reads, bool):
+            raise TypeError(f"inline_reads must be True or False, not {inline_reads!r}")
+        self._inline_reads = inline_reads and self._path not in ("", ":memory:")
+        self._readers = threading.local()  # this thread's read connection, as `.connection`
+        self._reader_connections: list[Connection] = []
+        self._readers_lock = threading.Lock()
         self._table = check_identifier(table)
         if isinstance(synchronous, str):
             synchronous = synchronous.upper()  # type: ignore[assignment]
@@ -388,15 +411,55 @@ class SqliteStorage(StorageDriver):
         return self._worker.is_started
 
     async def _close(self) -> None:
+        with self._readers_lock:
+            readers, self._reader_connections = self._reader_connections, []
+        for reader in readers:
+            with contextlib.suppress(sqlite3.Error):
+                reader.close()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._worker.submit(_Stop(loop, future))
         await future
 
+    def _reader(self) -> Connection:
+        """This thread's read-only connection (opened on first use)."""
+        connection: Connection | None = getattr(self._readers, "connection", None)
+        if connection is None:
+            # timeout=0: a locked file raises at once (the caller goes to the worker) rather
+            # than sleeping in SQLite's busy handler on the event loop.
+            connection = sqlite3.connect(
+                self._path, isolation_level=None, timeout=0, check_same_thread=False
+            )
+            try:
+                connection.execute("PRAGMA query_only=ON")
+            except BaseException:
+                connection.close()
+                raise
+            with self._readers_lock:
+                if self.is_closed:
+                    connection.close()
+                    raise StorageClosedError(f"{self!r} is closed")
+                self._reader_connections.append(connection)
+            self._readers.connection = connection
+        return connection
+
+    def _read_inline(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
+        """The rows of a point read run here and now, or None if the file was locked."""
+        try:
+            return self._reader().execute(sql, params).fetchall()  # fetchall: ends the read
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                return None
+            raise
+
     # -- primitives --------------------------------------------------------------------------
 
     async def _get(self, namespace: str, key: str) -> str | None:
         sql = self._sql.get
+        if self._inline_reads:
+            rows = self._read_inline(sql, (namespace, key, time.time()))
+            if rows is not None:
+                return rows[0][0] if rows else None
 
         def work(connection: Connection) -> str | None:
             row = connection.execute(sql, (namespace, key, time.time())).fetchone()
@@ -459,6 +522,12 @@ class SqliteStorage(StorageDriver):
         return await self._run(work, write=False)
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
+        if self._inline_reads:
+            now = time.time()
+            rows = self._read_inline(self._sql.expiry, (namespace, key, now))
+            if rows is not None:
+                return _remaining(rows[0][0], now) if rows else None
+
         def work(connection: Connection) -> float | None:
             now = time.time()
             row = connection.execute(self._sql.expiry, (namespace, key, now)).fetchone()
