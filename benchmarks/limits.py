@@ -368,7 +368,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     axes.axvline(1.0, color="black", linewidth=0.6, linestyle=":")
     axes.set_xscale("log")
     axes.set_xlabel("radaros throughput / the other (log scale; black tick = target)")
-    axes.set_title("radaros against one raw connection (green/red: a target) and pooled raw (grey)")
+    axes.set_title(
+        "radaros / the limit (green: target met, red: missed) and / the others (grey)",
+        fontsize=10,
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

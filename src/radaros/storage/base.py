@@ -411,11 +411,26 @@ class StorageDriver(abc.ABC):
     async def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
         """Store the value, replacing both value and expiry (no `ttl`: never expires)."""
         namespace, key = check_namespace(namespace), check_key(key)
-        seconds = _finite(check_ttl(ttl))
+        seconds = None if ttl is None else _finite(check_ttl(ttl))
         stored = self._dump(value)
-        await self._ready()
-        await self._call(self._put_many, namespace, [(key, stored)], seconds)
-        self._after_write()
+        # A hot path: `_ready()` and `_call()` inlined for the common case, as in `get`.
+        if self._state is not State.OPEN or (
+            self._loop is not None and self._loop is not _running_loop()
+        ):
+            await self._ready()
+        self._calls_in_flight += 1
+        try:
+            await self._put_many(namespace, [(key, stored)], seconds)
+        except Exception as exc:
+            error = self._translated(exc)
+        else:
+            if self._unreachable_since is not None:
+                self._reached_again()
+            self._after_write()
+            return
+        finally:
+            self._call_done()
+        raise error
 
     async def delete(self, namespace: str, key: str) -> bool:
         """Remove the key; True if a live entry was removed (of concurrent deletes of one
