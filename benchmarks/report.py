@@ -2,8 +2,10 @@
 
     python -m benchmarks.report benchmarks/results/latest.json
 
-The page is generated whole: the table, the plot, and a line per target with
-the measured figure and whether it is met. Needs matplotlib for the plot (`radaros[bench]`).
+A new page is generated whole: the table, the plot, and a line per target with the
+measured figure and whether it is met. On an existing page only "## All figures" and what
+follows are replaced: the sections above it are kept (hand-written notes on other runs,
+e.g. `benchmarks.limits`). Needs matplotlib for the plot (`radaros[bench]`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 DOCS = Path(__file__).parent.parent / "docs"
+FIGURES = "## All figures\n"
 PRIMARY = {
     "memory": "raw dict+json",
     "sqlite": "raw sqlite3 thread",
@@ -247,7 +250,14 @@ def main() -> None:
     data = merge([json.loads(path.read_text()) for path in args.results])
     DOCS.mkdir(exist_ok=True)
     has_plot = plot(data, DOCS / "performance.png")
-    (DOCS / "performance.md").write_text(render(data, has_plot))
+    page = DOCS / "performance.md"
+    generated = render(data, has_plot)
+    kept = page.read_text().partition(FIGURES)[0] if page.exists() else ""
+    if FIGURES in generated and kept.strip():
+        # The sections above the table are written by hand (runs of other benchmarks, notes
+        # on them): only the table and what follows it are regenerated.
+        generated = kept + FIGURES + generated.partition(FIGURES)[2]
+    page.write_text(generated)
     for label, measured, met in targets(data):
         print(f"{'ok ' if met else '-- '} {label}: {measured}")
 
