@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,17 @@ def free_port() -> int:
 
 
 def free_cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free too, below 55536."""
+    """A free port whose cluster bus port (port + 10000) is free too, both below the range
+    the kernel picks outgoing connections' ports from: a port in that range can be taken by
+    any client socket between this check and the server's bind."""
     import random
 
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
     for _ in range(200):
-        port = random.randint(20000, 45000)
+        port = random.randint(10000, ephemeral_low - 10001)
         with socket.socket() as first, socket.socket() as second:
             try:
                 first.bind(("127.0.0.1", port))
@@ -43,9 +49,14 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a Redis cluster node")
 
 
-def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
+def wait_for_port(
+    port: int, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until something listens on the port; fails at once if `process` has exited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for 127.0.0.1:{port} exited ({process.returncode})")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -171,13 +182,25 @@ class RedisServer(ServerProcess):
     """A standalone redis-server with AOF (`appendfsync always`): a crash loses no
     acknowledged write. Its data dir survives stop/start and kill -9."""
 
-    def __init__(self, extra: Sequence[str] = (), port: int | None = None) -> None:
+    def __init__(self, extra: Sequence[str] = (), pick_port: Callable[[], int] = free_port) -> None:
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.root = Path(tempfile.mkdtemp(prefix="radaros-redis-"))
-        self.port = port or free_port()
         self.extra = list(extra)
         self.process: subprocess.Popen[bytes] | None = None
-        self.start()
+        for attempt in range(3):  # a free port can be taken before the server binds it
+            self.port = pick_port()
+            try:
+                self.start()
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    self.close()
+                    raise
+            except BaseException:
+                self.close()
+                raise
+            else:
+                return
 
     @property
     def url(self) -> str:
@@ -207,8 +230,12 @@ class RedisServer(ServerProcess):
         log = (self.root / "log").open("ab")
         self.process = subprocess.Popen(self.arguments(), stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_for_port(self.port)
-        wait_for_redis(self.port)
+        try:
+            wait_for_port(self.port, process=self.process)
+            wait_for_redis(self.port, process=self.process)
+        except RuntimeError as exc:
+            tail = (self.root / "log").read_text(errors="replace")[-500:]
+            raise RuntimeError(f"{exc}; its log ends: {tail}") from None
 
     def kill(self) -> None:
         """kill -9: what a power cut or an OOM kill does."""
@@ -230,10 +257,15 @@ def redis_cli(port: int, *arguments: str, timeout_s: float = 30) -> str:
     return result.stdout
 
 
-def wait_for_redis(port: int, timeout_s: float = 30.0) -> None:
-    """Until the server answers PING (it refuses commands while it loads its AOF)."""
+def wait_for_redis(
+    port: int, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until the server answers PING (it refuses commands while it loads its AOF); fails
+    at once if `process` has exited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for 127.0.0.1:{port} exited ({process.returncode})")
         with contextlib.suppress(subprocess.SubprocessError):
             if redis_cli(port, "ping", timeout_s=5).strip() == "PONG":
                 return
@@ -265,7 +297,7 @@ class RedisCluster:
                             "--repl-diskless-sync-delay",
                             "0",
                         ],
-                        port=free_cluster_port(),
+                        pick_port=free_cluster_port,
                     )
                 )
             addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
