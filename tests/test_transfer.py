@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from radaros import InMemoryStorage, SerializationError, SqliteStorage, transfer
+from radaros import (
+    InMemoryStorage,
+    SerializationError,
+    SqliteStorage,
+    ValueTooLargeError,
+    transfer,
+)
 from tests.conftest import DRIVERS, driver_factory
 
 
@@ -162,3 +169,21 @@ async def test_expiries_are_batched_and_never_extended_beyond_the_copy() -> None
             # Up to TTL_TOLERANCE_S earlier; later only by the moment between read and write.
             assert ours - transfer.TTL_TOLERANCE_S - 0.5 <= theirs <= ours + 0.5
         assert await target.ttl("t", "forever") == float("inf")
+
+
+class SmallValues(InMemoryStorage):
+    """A destination that stores values of at most 64 bytes (a real limit, set low)."""
+
+    max_value_bytes = 64
+
+
+async def test_a_write_that_fails_stops_the_copy_with_nothing_left_running() -> None:
+    async with InMemoryStorage() as source, SmallValues() as target:
+        await source.set_many("a", {f"k{i:04}": {"n": i} for i in range(1500)})
+        await source.set("a", "k0900", {"text": "x" * 100})  # in the third page of 400
+        with pytest.raises(ValueTooLargeError):
+            await transfer.copy(source, target, page_size=400)
+        assert await target.count("a") == 800  # the pages before it, nothing after
+        assert await target.get("a", "k0799") == {"n": 799}
+        assert await target.get("a", "k0800") is None  # its page is all-or-nothing
+        assert asyncio.all_tasks() == {asyncio.current_task()}

@@ -14,6 +14,7 @@ in batches of similar time left, so one may expire up to `TTL_TOLERANCE_S` (1 s)
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -229,26 +230,46 @@ async def copy(
 ) -> TransferReport:
     """Copy every live entry, expiries kept, page by page; then compare live counts per
     namespace (`report.mismatched` lists the differences: an entry that expired, or was
-    written, on either side during the copy makes one; run the copy again)."""
+    written, on either side during the copy makes one; run the copy again).
+
+    The next page is read while the previous one is written (one write in flight, so at
+    most two pages are held): the copy takes about as long as the slower side, not both.
+    """
     report = TransferReport()
     prefix = check_prefix(prefix)
     _check_size("page_size", page_size)
     chosen = await _chosen(source, namespaces)
     report.namespaces = chosen
-    for namespace in chosen:
-        batch: list[dict[str, Any]] = []
-        async for record in records(
-            source, namespaces=[namespace], prefix=prefix, page_size=page_size
-        ):
-            batch.append(record)
-            if len(batch) >= page_size:
+    writing: asyncio.Task[None] | None = None
+    try:
+        for namespace in chosen:
+            batch: list[dict[str, Any]] = []
+            async for record in records(
+                source, namespaces=[namespace], prefix=prefix, page_size=page_size
+            ):
+                batch.append(record)
+                if len(batch) >= page_size:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(
+                        _write(destination, batch, skip_existing, report, dry_run, progress)
+                    )
+                    batch = []
+            if writing is not None:
+                await writing
+                writing = None
+            if batch:
                 await _write(destination, batch, skip_existing, report, dry_run, progress)
-                batch = []
-        if batch:
-            await _write(destination, batch, skip_existing, report, dry_run, progress)
-        if not dry_run:
-            report.counts[namespace] = (
-                await source.count(namespace, prefix),
-                await destination.count(namespace, prefix),
-            )
+            if not dry_run:
+                report.counts[namespace] = (
+                    await source.count(namespace, prefix),
+                    await destination.count(namespace, prefix),
+                )
+    finally:
+        if writing is not None:
+            if not writing.done():  # reading failed or was cancelled: stop the write too
+                writing.cancel()
+                await asyncio.wait([writing])
+            elif not writing.cancelled():
+                writing.exception()  # seen: the error already on its way wins
     return report
