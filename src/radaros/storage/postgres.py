@@ -324,44 +324,14 @@ class PostgresStorage(StorageDriver):
         finally:
             await pool.release(connection)
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        stack = self._stack
-        if stack is None:
-            return await self._with_borrowed(lambda c: c.fetch(sql, *args))
-        connection = stack.take_idle() or await stack.acquire()
-        try:
-            rows = await connection.fetch(sql, *args)
-        except BaseException as exc:
-            stack.release(connection, reusable=self._reusable_after(exc, connection))
-            raise
-        stack.release(connection)
-        return rows
+    def _fetch(self, sql: str, *args: Any) -> Coroutine[Any, Any, list[Any]]:
+        return self._with_connection(lambda connection: connection.fetch(sql, *args))
 
-    async def _fetchval(self, sql: str, *args: Any) -> Any:
-        stack = self._stack
-        if stack is None:
-            return await self._with_borrowed(lambda c: c.fetchval(sql, *args))
-        connection = stack.take_idle() or await stack.acquire()
-        try:
-            value = await connection.fetchval(sql, *args)
-        except BaseException as exc:
-            stack.release(connection, reusable=self._reusable_after(exc, connection))
-            raise
-        stack.release(connection)
-        return value
+    def _fetchval(self, sql: str, *args: Any) -> Coroutine[Any, Any, Any]:
+        return self._with_connection(lambda connection: connection.fetchval(sql, *args))
 
-    async def _execute(self, sql: str, *args: Any) -> None:
-        stack = self._stack
-        if stack is None:
-            await self._with_borrowed(lambda c: c.execute(sql, *args))
-            return
-        connection = stack.take_idle() or await stack.acquire()
-        try:
-            await connection.execute(sql, *args)
-        except BaseException as exc:
-            stack.release(connection, reusable=self._reusable_after(exc, connection))
-            raise
-        stack.release(connection)
+    def _execute(self, sql: str, *args: Any) -> Coroutine[Any, Any, Any]:
+        return self._with_connection(lambda connection: connection.execute(sql, *args))
 
     # -- primitives --------------------------------------------------------------------------
 
