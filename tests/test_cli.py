@@ -12,24 +12,7 @@ import pytest
 
 from radaros.storage.cli import main
 from tests.conftest import MongoTarget, PostgresTarget, RedisTarget, mongodb_url
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The real command line in a fresh process (python -m radaros)."""
-    environment = {**os.environ, **(env or {})}
-    if env is None:
-        environment.pop("RADAROS_STORAGE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "radaros", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.cli import run_cli
 
 
 def test_commands_work_on_the_default_sqlite_file(tmp_path: Path) -> None:
@@ -167,17 +150,7 @@ def test_url_before_or_after_the_command(tmp_path: Path) -> None:
 
 
 def test_value_from_stdin_and_pretty_get(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if k != "RADAROS_STORAGE_URL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "radaros", "set", "ns", "k", "-"],
-        input='{"nested": {"list": [1, 2]}}',
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("set", "ns", "k", "-", cwd=tmp_path, input='{"nested": {"list": [1, 2]}}')
     assert done.returncode == 0, done.stderr
     pretty = run_cli("get", "ns", "k", "--pretty", cwd=tmp_path).stdout
     assert pretty == '{\n  "nested": {\n    "list": [\n      1,\n      2\n    ]\n  }\n}\n'

@@ -22,6 +22,7 @@ from radaros import (
     transfer,
 )
 from tests.conftest import DRIVERS, driver_factory
+from tests.support.cli import run_cli
 
 
 async def fill(storage: InMemoryStorage) -> None:
@@ -86,19 +87,14 @@ def test_a_copy_killed_midway_and_run_again_loses_and_duplicates_nothing(tmp_pat
         for i in range(120_000)
     )
     (tmp_path / "in.jsonl").write_text(lines)
-    environment = {k: v for k, v in os.environ.items() if k != "RADAROS_STORAGE_URL"}
-    command = [sys.executable, "-m", "radaros"]
-    loaded = subprocess.run(
-        [*command, "--url", f"sqlite:///{source}", "import", str(tmp_path / "in.jsonl")],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    url = f"sqlite:///{source}"
+    loaded = run_cli(
+        "--url", url, "import", str(tmp_path / "in.jsonl"), cwd=tmp_path, timeout_s=300
     )
     assert loaded.returncode == 0, loaded.stderr
+    environment = {k: v for k, v in os.environ.items() if k != "RADAROS_STORAGE_URL"}
     copying = subprocess.Popen(
-        [*command, "copy", f"sqlite:///{source}", f"sqlite:///{target}"],
+        [sys.executable, "-m", "radaros", "copy", url, f"sqlite:///{target}"],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -111,25 +107,11 @@ def test_a_copy_killed_midway_and_run_again_loses_and_duplicates_nothing(tmp_pat
     copying.send_signal(signal.SIGKILL)
     copying.wait(timeout=60)
     assert 0 < count_rows(target) < 120_000, "the copy was not interrupted midway"
-    again = subprocess.run(
-        [*command, "copy", f"sqlite:///{source}", f"sqlite:///{target}"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    again = run_cli("copy", url, f"sqlite:///{target}", cwd=tmp_path, timeout_s=300)
     assert again.returncode == 0, again.stderr
     assert "copied 120000 entries in 4 namespaces" in again.stderr
     assert count_rows(target) == 120_000
-    exported = subprocess.run(
-        [*command, "--url", f"sqlite:///{target}", "export"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    exported = run_cli("--url", f"sqlite:///{target}", "export", cwd=tmp_path, timeout_s=300)
     assert sorted(exported.stdout.splitlines()) == sorted(lines.splitlines())
 
 
