@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -154,6 +155,11 @@ async def test_unreachable_server_fails_within_the_timeout_without_password() ->
     assert time.monotonic() - started < 6
 
 
+# PyMongo leaves a socket to the garbage collector when a connection attempt is given up
+# while the server is down (PYTHON-5867, unfixed upstream, as in the cancellation and secret
+# tests): a ResourceWarning from PyMongo's socket, not a leak of radaros, which owns none.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_stopped_server_then_recovery_with_the_same_driver() -> None:
     """A stopped server gives StorageConnectionError in bounded time; service resumes after."""
     try:
@@ -184,6 +190,7 @@ async def test_stopped_server_then_recovery_with_the_same_driver() -> None:
             await storage.set("ns", "after", 2)
     finally:
         server.close()
+        gc.collect()  # here, under this test's filter, not in whichever test runs next
 
 
 async def test_open_storage_returns_mongodb_storage(mongodb: MongoTarget) -> None:
