@@ -7,7 +7,7 @@ import enum
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -189,6 +189,76 @@ async def test_items_unpack_and_collections_work_through_a_scope(storage: Storag
     assert (key, value) == ("p", Point(3, 4))
     assert Item("p", Point(3, 4)) == (await points.list())[0]
     assert await storage.get("tenant:1:points", "p") == {"x": 3.0, "y": 4.0}
+
+
+async def test_items_are_indexable_tuples_like_entries(storage: StorageDriver) -> None:
+    """A typed item is a (key, value) tuple: indexable, comparable, unpackable."""
+    points = storage.collection("points", Point)
+    await points.set("p", Point(1, 2))
+    [item] = await points.list()
+    assert item[0] == "p"
+    assert item[1] == Point(1, 2)
+    assert item == ("p", Point(1, 2))
+    assert isinstance(item, tuple)
+    assert item._asdict() == {"key": "p", "value": Point(1, 2)}
+    assert [tuple(entry) async for entry in points.scan()] == [("p", Point(1, 2))]
+
+
+class Tagged(BaseModel):
+    kind: Literal["note", "task"]
+    body: dict[str, str]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"kind": "SSN-123-45-6789", "body": {}},
+        {"kind": "note", "body": "alice@example.com"},
+        {"kind": "note", "body": {"x": ["alice@example.com"]}},
+        "alice@example.com",
+    ],
+)
+async def test_read_errors_never_quote_the_stored_data(storage: StorageDriver, stored: Any) -> None:
+    """A stored value that does not validate is named by namespace, key, field path and
+    error type, never by what it holds."""
+    await storage.set("typed", "bad", stored)
+    with pytest.raises(SerializationError) as caught:
+        await storage.collection("typed", Tagged).get("bad")
+    text = str(caught.value)
+    assert "'typed'/'bad'" in text
+    assert "SSN" not in text
+    assert "6789" not in text
+    assert "alice" not in text
+    assert "example.com" not in text
+
+
+async def test_bytes_that_are_not_utf8_are_a_serialization_error(storage: StorageDriver) -> None:
+    """pydantic's JSON mode cannot write non-UTF-8 bytes: SerializationError, nothing written."""
+    blobs = storage.collection("blobs", bytes)
+    with pytest.raises(SerializationError, match="not UTF-8"):
+        await blobs.set("b", b"\xff\xfe")
+    assert await storage.get("blobs", "b", "absent") == "absent"
+    await blobs.set("ok", b"plain text")
+    assert await blobs.get("ok") == b"plain text"
+
+
+async def test_a_utc_offset_with_seconds_is_refused_not_shifted(storage: StorageDriver) -> None:
+    """ISO 8601 offsets are whole minutes: an offset with seconds would come back another
+    instant, so it is refused before any write; whole-minute offsets keep the instant."""
+    odd = timezone(timedelta(hours=1, seconds=30))
+    profiles = storage.collection("profiles", Profile)
+    with pytest.raises(SerializationError, match="whole minutes"):
+        await profiles.set("p", {"name": "a", "born": datetime(2000, 1, 1, tzinfo=odd)})
+    assert await storage.get("profiles", "p") is None
+    stamps = storage.collection("stamps", list[datetime])
+    with pytest.raises(SerializationError, match="whole minutes"):
+        await stamps.set("s", [datetime(2000, 1, 1, tzinfo=odd)])
+    india = datetime(2000, 1, 1, 12, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    await profiles.set("q", {"name": "b", "born": india})
+    back = await profiles.get("q")
+    assert back is not None
+    assert back["born"] == india
+    assert back["born"].utcoffset() == india.utcoffset()
 
 
 async def test_bad_arguments_raise_before_io() -> None:

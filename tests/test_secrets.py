@@ -10,7 +10,7 @@ import pytest
 
 from radaros.storage import PostgresStorage, StorageConnectionError, open_storage
 from radaros.storage.cli import main
-from radaros.storage.secrets import check_userinfo, redact, scrub, url_secrets, wrap_error
+from radaros.storage.secrets import check_url, redact, scrub, url_secrets, wrap_error
 
 # Password characters that appear nowhere else in a URL or in any message radaros or a
 # backend writes: if one of them (or its percent-encoding) shows, a piece of the password
@@ -23,6 +23,11 @@ TEMPLATES = [
     "mongodb://app:{}@db.example/app",
     "redis://app:{}@db.example:6379/0",
     "rediss://:{}@db.example:6380",
+    # Secret query parameters: asyncpg and redis-py take `?password=` as the password.
+    "postgresql://app@127.0.0.1:1/app?password={}",
+    "postgresql://app@127.0.0.1:1/app?sslmode=disable&sslpassword={}",
+    "redis://127.0.0.1:1/0?password={}",
+    "mongodb://app@db.example/app?tlsCertificateKeyFilePassword={}",
 ]
 
 
@@ -71,15 +76,83 @@ def test_no_piece_of_any_password_in_errors_or_repr(template: str) -> None:
             assert not leaked(redact(url)), (password, redact(url))
 
 
-def test_cli_shows_no_piece_of_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+CLI_URLS = [
+    "postgresql://app:{}@127.0.0.1:1/app?connect_timeout=2",
+    "postgresql://app@127.0.0.1:1/app?connect_timeout=2&password={}",
+]
+
+
+@pytest.mark.parametrize("template", CLI_URLS)
+def test_cli_shows_no_piece_of_the_password(
+    template: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The CLI's one-line errors hide every piece, refused URL or refused connection."""
     for password in CORPUS:
-        url = f"postgresql://app:{password}@127.0.0.1:1/app?connect_timeout=2"
+        url = template.format(password)
         assert main(["--url", url, "get", "ns", "key"]) == 1
         captured = capsys.readouterr()
         output = captured.out + captured.err
         assert not leaked(output), (password, output)
         assert output.count("\n") == 1, output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["{url}", "get", "ns", "key"],
+        ["get", "ns", "key", "{url}"],
+        ["get", "ns", "{url}", "key", "extra"],
+        ["--url={url}", "get", "ns", "key", "extra"],
+        ["get", "--url={url}", "ns"],
+        ["copy", "{url}"],
+        ["nonsense", "--url", "{url}"],
+    ],
+)
+@pytest.mark.parametrize("template", CLI_URLS)
+def test_cli_usage_errors_mask_url_arguments(
+    argv: list[str], template: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A URL in the wrong place is never echoed by argparse's usage errors."""
+    for password in CORPUS:
+        url = template.format(password)
+        with pytest.raises(SystemExit) as info:
+            main([argument.replace("{url}", url) for argument in argv])
+        assert info.value.code == 2
+        captured = capsys.readouterr()
+        output = captured.out + captured.err
+        assert not leaked(output), (password, output)
+
+
+def test_query_secrets_are_redacted_and_known() -> None:
+    """`?password=` and the other secret parameters are masked and scrubbed like user info."""
+    url = "postgresql://app@h/db?sslmode=require&password=S3cr3t&PassWord=Two2&sslpassword=k3y"
+    # What follows a secret value may be more of it (an unencoded '&'): all of it is masked.
+    assert redact(url) == "postgresql://app@h/db?sslmode=require&password=***"
+    assert {"S3cr3t", "Two2", "k3y"} <= set(url_secrets(url))
+    storage = PostgresStorage("postgresql://app@127.0.0.1:1/db?password=S3cr3t")
+    assert "S3cr3t" not in repr(storage)
+    assert "password=***" in repr(storage)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:S3cr3t@db.example:5x4/app",
+        "redis://:S3cr3t@db.example:5x4/0",
+        "mongodb://app:S3cr3t@a.example:27017,b.example:port/app",
+        "postgresql://app:S3cr3t/app",  # no host: what looks like a port is a password
+        "redis://db.example:70000/0",
+    ],
+)
+def test_unparsable_url_says_so_and_suggests_percent_encoding(url: str) -> None:
+    """An unparsable server URL is refused before any connection, in one line that shows
+    the user info as *** and suggests percent-encoding."""
+    with pytest.raises(ValueError, match="cannot parse the storage URL") as info:
+        open_storage(url)
+    message = str(info.value)
+    assert "S3cr3t" not in message
+    assert "percent-encode" in message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(
@@ -118,8 +191,8 @@ def test_redact_leaves_urls_without_password_alone() -> None:
 def test_well_formed_user_info_is_accepted() -> None:
     """Percent-encoded, sub-delimiter and non-ASCII passwords pass the check."""
     for password in ["s3cr3t", "a%2Fb%23c", "!$&'()*+,;=:", "pässwörd", ""]:
-        check_userinfo(f"postgresql://user:{password}@host/db")
-    check_userinfo("postgresql://host/db?x=1#y")
+        check_url(f"postgresql://user:{password}@host/db")
+    check_url("postgresql://host/db?x=1#y")
 
 
 def test_wrap_error_keeps_the_cause_unless_it_holds_a_secret() -> None:

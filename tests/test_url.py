@@ -199,14 +199,26 @@ def test_bad_option_value_is_a_clear_value_error() -> None:
         open_storage("postgresql://db.example/app?pgbouncer=maybe")
 
 
-def test_constructor_refuses_radaros_options_in_its_url() -> None:
-    """A URL with radaros options given straight to a constructor says where they go."""
-    with pytest.raises(ValueError, match="from_url"):
-        PostgresStorage("postgresql://db.example/app?max_size=3")
-    assert isinstance(
-        PostgresStorage.from_url("postgresql://db.example/app?max_size=3"), PostgresStorage
-    )
-    PostgresStorage("postgresql://db.example/app?sslmode=require")  # libpq's own: fine
+def test_constructors_take_options_from_their_url_and_keywords_win() -> None:
+    """Every driver constructor reads radaros options from its URL; a keyword wins."""
+    postgres = PostgresStorage("postgresql://db.example/app?max_size=3&command_timeout=5")
+    assert postgres._max_size == 3
+    assert postgres._connect_options["command_timeout"] == 5.0
+    assert postgres._url == "postgresql://db.example/app"
+    assert PostgresStorage("postgresql://db.example/app?max_size=3", max_size=7)._max_size == 7
+    assert "sslmode=require" in PostgresStorage("postgresql://h/app?sslmode=require")._url
+    redis = RedisStorage("redis://127.0.0.1/0?cluster=true", prefix="p")
+    assert redis._is_cluster is True
+    assert redis._prefix == "p"
+    assert RedisStorage("redis://127.0.0.1/0?prefix=a", prefix="b")._prefix == "b"
+    mongodb = MongoDBStorage("mongodb://db.example/app?collection=agents&timeout=3")
+    assert mongodb._collection_name == "agents"
+    assert mongodb._options["socketTimeoutMS"] == 3000
+    sqlite = SqliteStorage("sqlite:///agent.db?table=agents")
+    assert sqlite.path == "agent.db"
+    assert sqlite._table == "agents"
+    with pytest.raises(ValueError, match="unknown option 'max_sise'"):
+        PostgresStorage("postgresql://db.example/app?max_sise=3")
 
 
 def test_mongodb_keeps_pymongo_options() -> None:

@@ -37,6 +37,10 @@ async def typed_usage(storage: StorageDriver) -> None:
     async for item in messages.scan():
         assert_type(item, Item[Message])
         assert_type(item.value, Message)
+        assert_type(item[1], Message)
+    for key, value in await messages.list():
+        assert_type(key, str)
+        assert_type(value, Message)
 
     logs = Collection(storage, "logs", list[Message])
     assert_type(logs, Collection[list[Message]])

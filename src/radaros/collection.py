@@ -11,10 +11,11 @@ the first validation error (never the stored value, which may be private).
 from __future__ import annotations
 
 import builtins
+import datetime
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_origin, overload
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, get_origin, overload
 
 from radaros.storage.base import DEFAULT_PAGE_SIZE
 from radaros.storage.errors import SerializationError
@@ -30,15 +31,40 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-@dataclass(frozen=True, slots=True)
-class Item(Generic[T]):
-    """One typed entry: `item.key`, `item.value`, and `for key, value in items` works."""
+if TYPE_CHECKING or sys.version_info >= (3, 11):
 
-    key: str
-    value: T
+    class Item(NamedTuple, Generic[T]):
+        """One typed entry: `item.key`, `item.value`, `item[1]`, and `for key, value in
+        items` works, typed (like the driver's `Entry`, with the value a `T`)."""
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.key, self.value))
+        key: str
+        value: T
+
+else:  # Python 3.10 has no generic NamedTuple: the same shape, built by hand.
+
+    class Item(tuple, Generic[T]):  # type: ignore[type-arg]
+        """One typed entry: `item.key`, `item.value`, `item[1]`, and `for key, value in
+        items` works, typed (like the driver's `Entry`, with the value a `T`)."""
+
+        __slots__ = ()
+        _fields = ("key", "value")
+
+        def __new__(cls, key: str, value: Any) -> Any:
+            return tuple.__new__(cls, (key, value))
+
+        @property
+        def key(self) -> str:
+            return self[0]  # type: ignore[no-any-return]
+
+        @property
+        def value(self) -> Any:
+            return self[1]
+
+        def _asdict(self) -> dict[str, Any]:
+            return {"key": self[0], "value": self[1]}
+
+        def __repr__(self) -> str:
+            return f"Item(key={self[0]!r}, value={self[1]!r})"
 
 
 class Collection(Generic[T]):
@@ -65,6 +91,7 @@ class Collection(Generic[T]):
         except pydantic.PydanticUserError as exc:  # an unsupported type: say so now
             raise TypeError(f"pydantic cannot validate {type_!r}: {exc}") from None
         self._is_list = get_origin(type_) is list or type_ is list
+        self._holds_times = _has_time_schema(self._adapter.core_schema)
 
     def __repr__(self) -> str:
         name = getattr(self.type, "__name__", repr(self.type))
@@ -74,13 +101,23 @@ class Collection(Generic[T]):
 
     def _dump(self, value: Any, key: str | None = None) -> Any:
         """`value` as a `T`, in pydantic's JSON form; SerializationError if it is not a T."""
+        at = self._where(key)
         try:
             checked = self._adapter.validate_python(value)
+            if self._holds_times:
+                _check_offsets(self._adapter.dump_python(checked), at)
             return self._adapter.dump_python(checked, mode="json")
         except self._invalid as exc:
             raise SerializationError(self._explain("value to store", key, exc)) from None
         except self._unserializable as exc:
-            raise SerializationError(f"cannot store a value in {self.namespace!r}: {exc}") from None
+            raise SerializationError(f"cannot store a value at {at}: {exc}") from None
+        except UnicodeError:
+            # pydantic writes bytes as UTF-8 text in JSON mode (`ser_json_bytes="base64"`
+            # in the model's config stores any bytes).
+            raise SerializationError(
+                f"cannot store a value at {at}: it holds bytes that are not UTF-8 text "
+                "(set ser_json_bytes='base64' in the model config to store any bytes)"
+            ) from None
 
     def _load(self, key: str, stored: Any) -> T:
         try:
@@ -88,12 +125,18 @@ class Collection(Generic[T]):
         except self._invalid as exc:
             raise SerializationError(self._explain("stored value", key, exc)) from None
 
+    def _where(self, key: str | None) -> str:
+        return f"{self.namespace!r}/{key!r}" if key is not None else repr(self.namespace)
+
     def _explain(self, what: str, key: str | None, exc: Any) -> str:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(value)"
+        """Namespace, key, field path and the error's type; never pydantic's message,
+        which can quote the input ("Input tag 'SSN-...' found"), and so private data."""
+        first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(value)"
         name = getattr(self.type, "__name__", repr(self.type))
-        at = f"{self.namespace!r}/{key!r}" if key is not None else repr(self.namespace)
-        return f"{what} at {at} is not a valid {name}: {where}: {first['msg']}"
+        count = exc.error_count()
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        return f"{what} at {self._where(key)} is not a valid {name}: {field}: {first['type']}{more}"
 
     # -- single keys -------------------------------------------------------------------------
 
@@ -216,6 +259,35 @@ class Collection(Generic[T]):
 
     async def clear(self, prefix: str | None = None) -> int:
         return await self.storage.clear(self.namespace, prefix)
+
+
+def _has_time_schema(schema: Any) -> bool:
+    """Whether a pydantic core schema can hold a `datetime` or `time` anywhere."""
+    if isinstance(schema, dict):
+        if schema.get("type") in ("datetime", "time"):
+            return True
+        return any(_has_time_schema(value) for value in schema.values())
+    if isinstance(schema, (list, tuple)):
+        return any(_has_time_schema(value) for value in schema)
+    return False
+
+
+def _check_offsets(value: Any, at: str) -> None:
+    """Refuse a datetime or time whose UTC offset has seconds: ISO 8601 (and so pydantic's
+    JSON) writes whole minutes, and it would come back a different instant."""
+    if isinstance(value, (datetime.datetime, datetime.time)):
+        offset = value.utcoffset()
+        if offset is not None and offset % datetime.timedelta(minutes=1):
+            raise SerializationError(
+                f"cannot store a value at {at}: a UTC offset of {offset} is not whole minutes "
+                "and would not round trip; convert it with .astimezone(timezone.utc)"
+            )
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_offsets(item, at)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_offsets(item, at)
 
 
 class _Missing:

@@ -38,6 +38,7 @@ import asyncio
 import builtins
 import contextlib
 import enum
+import functools
 import inspect
 import logging
 import math
@@ -62,7 +63,7 @@ from radaros.storage.errors import (
     StorageError,
     StorageNotInitializedError,
 )
-from radaros.storage.secrets import check_userinfo, redact, url_secrets, wrap_error
+from radaros.storage.secrets import check_url, option_shown, redact, url_secrets, wrap_error
 from radaros.storage.validate import (
     TTL,
     check_key,
@@ -192,12 +193,38 @@ class StorageDriver(abc.ABC):
 
     # -- construction ------------------------------------------------------------------------
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Let every driver constructor take radaros options in its URL's query string.
+
+        `PostgresStorage("postgresql://h/db?max_size=3", command_timeout_s=5)`: the options
+        of the URL apply, and keywords given to the constructor win. Only a wrapper sees
+        which keywords were given, so the constructor is wrapped here, once per class.
+        """
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "takes_url_options", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self: StorageDriver, *args: Any, **options: Any) -> None:
+            if args and isinstance(args[0], str) and "://" in args[0]:
+                check_url(args[0])
+                arguments, raw = cls._split_url(args[0])
+                if raw:
+                    found = coerce_options(cls, raw, args[0])
+                    options = {**found, **options}
+                args = (*arguments, *args[1:])
+            init(self, *args, **options)
+
+        __init__.takes_url_options = True  # type: ignore[attr-defined]
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
         """A driver for `url`; options come from its query string and `options` (which win)."""
-        check_userinfo(url)
+        check_url(url)
         arguments, raw = cls._split_url(url)
-        return cls(*arguments, **{**coerce_options(cls, raw, redact(url)), **options})
+        return cls(*arguments, **{**coerce_options(cls, raw, url), **options})
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
@@ -217,28 +244,18 @@ class StorageDriver(abc.ABC):
         if backend_parameters is not None and unknown:
             known = ", ".join(sorted(names | backend_parameters))
             raise ValueError(
-                f"unknown option {unknown[0]!r} in the {backend} URL; known options: {known}"
+                f"unknown option {option_shown(url, unknown[0])} in the {backend} URL; "
+                f"known options: {known}"
             )
         return rest, ours
 
     def _adopt(self, url_or_client: str | T) -> T | None:
         """Remember where the connection comes from: a URL is owned (and closed by the
-        driver), anything else is a borrowed client or pool (never closed here).
-
-        A URL given to a constructor may hold the backend's own parameters but no radaros
-        option: the constructor cannot tell an option passed from its default, so it does
-        not guess which wins (`from_url` and `open_storage` merge them, keywords winning).
-        """
+        driver), anything else is a borrowed client or pool (never closed here). The URL
+        arrives without radaros's options (the constructor's wrapper took them)."""
         if isinstance(url_or_client, str):
-            check_userinfo(url_or_client)
-            (url,), found = self._split_url(url_or_client)
-            if found:
-                raise ValueError(
-                    f"the URL holds radaros options ({', '.join(sorted(found))}): pass it to "
-                    f"open_storage() or {type(self).__name__}.from_url(), or give them as "
-                    "keywords"
-                )
-            self._url = url
+            check_url(url_or_client)
+            self._url = url_or_client
             self._secrets = url_secrets(url_or_client)
             self._owns_client = True
             return None

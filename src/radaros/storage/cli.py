@@ -15,10 +15,10 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from radaros.storage.base import StorageDriver
-from radaros.storage.secrets import scrub, url_secrets
+from radaros.storage.secrets import holds_secret_parameter, redact, scrub, url_secrets
 from radaros.storage.sqlite import SqliteStorage
 from radaros.storage.url import DEFAULT_URL, ENV_VAR, open_storage
 
@@ -49,16 +49,53 @@ class UsageError(Exception):
     """Bad arguments found after parsing (exit status 2)."""
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every URL argument masked in its usage errors.
+
+    argparse quotes arguments it refuses ("invalid choice: 'postgresql://u:pw@h/db'",
+    "unrecognized arguments: ..."), and a URL in the wrong place is one of them.
+    """
+
+    def __init__(self, *args: Any, masks: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.masks = masks
+
+    def error(self, message: str) -> NoReturn:
+        for secret, shown in self.masks:
+            message = message.replace(secret, shown)
+        super().error(message)
+
+
+def _url_masks(argv: Sequence[str]) -> list[tuple[str, str]]:
+    """`(text, replacement)` for every argument that is, or holds, a URL with a secret:
+    the argument as written and as argparse quotes it, then each piece of the secret."""
+    masks: list[tuple[str, str]] = []
+    pieces: list[str] = []
+    for argument in argv:
+        url = argument.partition("=")[2] if argument.startswith("--") else argument
+        secrets = url_secrets(url)
+        if not secrets and "@" not in url:
+            continue
+        hidden = redact(url)
+        if holds_secret_parameter(url):  # its other parameters may be pieces of it
+            hidden = f"{url.partition('://')[0]}://***"
+        shown = argument.replace(url, hidden) if url else argument
+        masks += [(argument, shown), (repr(argument)[1:-1], shown)]
+        pieces += secrets
+    return masks + [(piece, "***") for piece in sorted(set(pieces), key=len, reverse=True)]
+
+
+def _parser(masks: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentParser:
     from radaros import __version__
 
-    url = argparse.ArgumentParser(add_help=False)
+    url = _Parser(add_help=False, masks=masks)
     url.add_argument(
         "--url",
         default=argparse.SUPPRESS,
         help="storage URL (sqlite:///path.db, postgresql://..., ...)",
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
+        masks=masks,
         prog=PROG,
         description="Read, write and move radaros storage from the command line.",
         epilog=EXIT_CODES,
@@ -69,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_text, description=help_text, parents=[url])
+        return commands.add_parser(
+            name, help=help_text, description=help_text, parents=[url], masks=masks
+        )
 
     get = command("get", "print a value as JSON (exit 3 if absent)")
     get.add_argument("namespace")
@@ -278,7 +317,8 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(_url_masks(arguments)).parse_args(arguments)
     url = getattr(args, "url", None) or os.environ.get(ENV_VAR) or DEFAULT_URL
     secrets = url_secrets(url)
     for other in (getattr(args, "source", None), getattr(args, "destination", None)):

@@ -234,6 +234,8 @@ REDIS_URL_PARAMETERS = frozenset(
     {
         "db",
         "health_check_interval",
+        "password",
+        "username",
         "protocol",
         "ssl_ca_certs",
         "ssl_cert_reqs",

@@ -14,7 +14,7 @@ from radaros.storage.memory import InMemoryStorage
 from radaros.storage.mongodb import MongoDBStorage
 from radaros.storage.postgres import PostgresStorage
 from radaros.storage.redis import RedisStorage
-from radaros.storage.secrets import check_userinfo, redact
+from radaros.storage.secrets import check_url, redact
 from radaros.storage.sqlite import SqliteStorage
 from radaros.storage.validate import scheme_of
 
@@ -46,7 +46,7 @@ def open_storage(url: str | None = None, **options: Any) -> StorageDriver:
         url = os.environ.get(ENV_VAR)
         if not url:
             raise ValueError(f"no storage URL given and {ENV_VAR} is not set")
-    check_userinfo(url)
+    check_url(url)
     scheme = scheme_of(url)
     driver_class = SCHEMES.get(scheme)
     if driver_class is None:

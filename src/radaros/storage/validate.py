@@ -146,13 +146,15 @@ def option_names(driver_class: type) -> set[str]:
     return names | {name.removesuffix("_s") for name in names}
 
 
-def coerce_options(driver_class: type, raw: Mapping[str, str], where: str) -> dict[str, Any]:
-    """Constructor keywords from URL query parameters (`where` names the URL, redacted).
+def coerce_options(driver_class: type, raw: Mapping[str, str], url: str) -> dict[str, Any]:
+    """Constructor keywords from the query parameters `raw` of `url`.
 
     A parameter `x` matches the keyword `x`, or `x_s` for a duration in seconds (so
     `connect_timeout=5` sets `connect_timeout_s`). Values take the type of the keyword's
     default. An unknown parameter raises ValueError naming it and the known ones.
     """
+    from radaros.storage.secrets import holds_secret_parameter, option_shown, redact
+
     parameters = _keyword_options(driver_class)
     options: dict[str, Any] = {}
     for name, text in raw.items():
@@ -160,8 +162,14 @@ def coerce_options(driver_class: type, raw: Mapping[str, str], where: str) -> di
         parameter = parameters.get(keyword)
         if parameter is None:
             known = ", ".join(sorted(parameters))
-            raise ValueError(f"unknown option {name!r} in {where}; known options: {known}")
-        options[keyword] = _convert(text, parameter.default, name)
+            shown = option_shown(url, name)
+            raise ValueError(f"unknown option {shown} in {redact(url)}; known options: {known}")
+        try:
+            options[keyword] = _convert(text, parameter.default, name)
+        except ValueError:
+            if holds_secret_parameter(url):
+                raise ValueError(f"option {option_shown(url, name)} has a wrong value") from None
+            raise
     return options
 
 
@@ -214,7 +222,7 @@ def split_query(url: str, names: set[str] | None = None) -> tuple[str, dict[str,
     """`(url without the taken parameters, {name: value})`.
 
     With `names`, only those parameters are taken (the rest stay in the URL exactly as
-    written); without, all are. Call `check_userinfo` first: a `?` in a password would
+    written); without, all are. Call `check_url` first: a `?` in a password would
     otherwise start the query.
     """
     base, question, query = url.partition("?")
