@@ -326,3 +326,28 @@ def _owns(ranges: list[str], slot: str) -> bool:
         if low.isdigit() and int(low) <= number <= int(high or low):
             return True
     return False
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("ClusterError", "TTL exhausted."),
+        ("MovedError", "3999 127.0.0.1:6381"),
+        ("AskError", "3999 127.0.0.1:6381"),
+        ("ClusterDownError", "CLUSTERDOWN The cluster is down"),
+        ("TryAgainError", "TRYAGAIN Multiple keys request during rehashing of slot"),
+    ],
+)
+def test_slot_migration_errors_are_connection_errors(name: str, text: str) -> None:
+    """What redis-py raises when a reshard or failover outlasts its redirections is
+    retryable: StorageConnectionError, with the backend exception as cause.
+
+    A constructed exception stands in for the reshard: the moment redis-py gives up on a
+    moving slot cannot be produced on demand by a test."""
+    import redis.exceptions
+
+    error = getattr(redis.exceptions, name)(text)
+    storage = RedisStorage("redis://127.0.0.1:1/0?cluster=true")
+    translated = storage._translated(error)
+    assert isinstance(translated, StorageConnectionError)
+    assert translated.__cause__ is error

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from radaros.storage import InMemoryStorage, SqliteStorage, StorageConnectionError
+from radaros.storage import InMemoryStorage, SqliteStorage, StorageConnectionError, StorageError
 from radaros.storage import base as base_module
 from radaros.storage.sqlite import Statements, _Stop
 
@@ -254,3 +255,20 @@ async def test_each_thread_reads_on_its_own_connection_and_close_closes_them(
     for reader in readers:
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             reader.execute("SELECT 1")
+
+
+async def test_a_failed_initialize_leaves_no_thread_and_can_be_retried(tmp_path: Path) -> None:
+    """Opening a file in a missing folder fails without leaking the worker thread; once the
+    folder exists, the same driver opens."""
+    before = threading.active_count()
+    storage = SqliteStorage(tmp_path / "missing" / "x.db")
+    for _ in range(5):
+        with pytest.raises(StorageError):
+            await storage.initialize()
+    assert threading.active_count() == before
+    (tmp_path / "missing").mkdir()
+    await storage.initialize()
+    await storage.set("ns", "k", 1)
+    assert await storage.get("ns", "k") == 1
+    await storage.close()
+    assert threading.active_count() == before

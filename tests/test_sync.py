@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from radaros import StorageClosedError
+from radaros import InMemoryStorage, StorageClosedError, StorageError
 from radaros.sync import SyncStorage, open_storage
 from tests.conftest import DRIVERS, driver_factory
 
@@ -164,3 +167,86 @@ def test_a_scan_left_unfinished_does_not_block_close(tmp_path: Path) -> None:
     storage.close()
     with pytest.raises(StorageClosedError):
         list(entries)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_failed_opens_leak_no_thread_and_no_file_descriptor(tmp_path: Path) -> None:
+    """An open that fails ends the storage's loop thread and closes its loop."""
+    SyncStorage(InMemoryStorage()).open().close()  # warm up lazily opened files
+    threads, fds = threading.active_count(), _open_fds()
+    for _ in range(20):
+        storage = open_storage(f"sqlite:///{tmp_path}/missing/x.db")
+        with pytest.raises(StorageError):
+            storage.open()
+        assert storage.is_closed
+    assert threading.active_count() == threads
+    assert _open_fds() == fds
+
+
+def test_a_dropped_storage_releases_its_thread_and_warns(tmp_path: Path) -> None:
+    """A SyncStorage dropped without close() closes its driver, ends its thread and says
+    so with a ResourceWarning."""
+    threads = threading.active_count()
+    storage: SyncStorage | None = open_storage(f"sqlite:///{tmp_path}/x.db").open()
+    assert storage is not None
+    storage.set("ns", "k", 1)
+    assert threading.active_count() > threads
+    with pytest.warns(ResourceWarning, match="unclosed SyncStorage"):
+        storage = None
+        gc.collect()
+    assert threading.active_count() == threads
+    with open_storage(f"sqlite:///{tmp_path}/x.db") as again:
+        assert again.get("ns", "k") == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_use_after_fork_raises_in_the_child_instead_of_hanging(tmp_path: Path) -> None:
+    """The child of a fork gets a StorageError saying to open a new storage; the parent's
+    storage keeps working."""
+    with open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
+        storage.set("ns", "k", 1)
+        read, write = os.pipe()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads may deadlock: this test
+            # is about exactly that situation.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: report what a call raised, and leave at once
+            outcome = "no error"
+            try:
+                storage.get("ns", "k")
+            except StorageError as exc:
+                outcome = str(exc)
+            storage.close()
+            os.write(write, outcome.encode())
+            os._exit(0)
+        os.close(write)
+        deadline = time.monotonic() + 30
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            assert time.monotonic() < deadline, "the child hung"
+            time.sleep(0.01)
+        message = os.read(read, 1000).decode()
+        os.close(read)
+        assert "os.fork()" in message
+        assert "open a new storage in the child" in message
+        assert storage.get("ns", "k") == 1
+
+
+def test_close_inside_an_update_function_raises_at_once(tmp_path: Path) -> None:
+    """An update function that closes its own storage gets a StorageError at once (no
+    stall); the storage closes normally afterwards."""
+    with open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
+
+        def closing(current: Any) -> int:
+            storage.close()
+            return 1
+
+        with pytest.raises(StorageError, match="own loop thread"):
+            storage.update("ns", "k", closing)
+        assert storage.get("ns", "k") is None
+        with pytest.raises(StorageError, match="own loop thread"):
+            storage.update("ns", "k", lambda current: storage.get("ns", "other"))
+    assert storage.is_closed

@@ -203,3 +203,41 @@ async def test_connection_loss_and_recovery_are_logged(
     back = [m for level, m in messages if level == logging.INFO and "reachable again" in m]
     assert len(lost) == 1  # once per outage, not per failed call
     assert len(back) == 1
+
+
+def test_a_sync_scan_over_many_pages_logs_no_context_error(
+    tmp_path: Path, exported: Exported, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each page of a sync scan runs in another task: the scan's span is still one span,
+    ended once, and OpenTelemetry reports no "Failed to detach context"."""
+    from radaros.sync import open_storage
+
+    with caplog.at_level(logging.ERROR), open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
+        storage.set_many("ns", {f"k{i:02}": i for i in range(25)})
+        assert len(list(storage.scan("ns", page_size=10))) == 25
+        entries = storage.scan("ns", page_size=10)
+        assert next(entries).key == "k00"
+        del entries
+    assert [record.getMessage() for record in caplog.records] == []
+    scans = [span for span in exported.spans.get_finished_spans() if span.name == "scan"]
+    assert len(scans) >= 1
+    assert all(span.end_time is not None for span in scans)
+
+
+async def test_an_async_scan_left_early_logs_no_context_error(
+    tmp_path: Path, exported: Exported, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scan the caller leaves early ends its span without an OpenTelemetry error."""
+    async with SqliteStorage(tmp_path / "x.db") as storage:
+        await storage.set_many("ns", {f"k{i:02}": i for i in range(25)})
+        with caplog.at_level(logging.ERROR):
+            entries = storage.scan("ns", page_size=10)
+            async for _ in entries:
+                break
+            await entries.aclose()  # type: ignore[attr-defined]
+            scanned = storage.scan("ns", page_size=5)
+            assert (await anext(scanned)).key == "k00"
+            del scanned
+            await asyncio.sleep(0)
+    assert [record.getMessage() for record in caplog.records] == []
+    assert [span.name for span in exported.spans.get_finished_spans()].count("scan") >= 1

@@ -12,7 +12,12 @@ Each `SyncStorage` runs its driver on an event loop of its own, in one backgroun
 a driver binds to the loop it was opened on, and this loop is the only one it ever sees.
 So a `SyncStorage` is safe to share between threads, works where an event loop is already
 running in the calling thread (Jupyter), and never nests `asyncio.run`. Functions given to
-`update` run on that background thread.
+`update` run on that background thread, and cannot call the storage itself.
+
+The thread and its event loop live from construction to `close()`. An `open()` that
+fails ends them, and so does dropping a storage nobody closed (with a ResourceWarning,
+as for an unclosed driver). A storage opened before `os.fork()` cannot be used in the
+child (its thread did not survive the fork): open a new one there.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ import asyncio
 import builtins
 import concurrent.futures
 import contextlib
+import os
 import threading
+import warnings
+import weakref
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -36,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from radaros.sessions import ChatHistory, Session, Sessions, Summaries
 from radaros.storage.base import DEFAULT_PAGE_SIZE, Entry, StorageDriver, TTLEntry
-from radaros.storage.errors import StorageClosedError
+from radaros.storage.errors import StorageClosedError, StorageError
 from radaros.storage.url import open_storage as open_async_storage
 from radaros.storage.validate import TTL
 
@@ -71,6 +79,7 @@ class _Loop:
     """An event loop on a daemon thread, and blocking calls into it."""
 
     def __init__(self, name: str) -> None:
+        self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self.stopped = False
@@ -89,6 +98,7 @@ class _Loop:
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         # Under the lock a call is either submitted before stop() (so stop() ends it,
         # never leaving it stranded on a stopped loop) or refused.
+        self.check_process(coroutine)
         with self.lock:
             if self.stopped:
                 coroutine.close()
@@ -98,10 +108,28 @@ class _Loop:
         future.add_done_callback(self.waiting.discard)
         return future
 
+    def check_process(self, coroutine: Coroutine[Any, Any, Any] | None = None) -> None:
+        """Refuse use after `os.fork()`: the loop thread exists only in the parent, so a
+        call would wait for it forever."""
+        if os.getpid() != self.pid:
+            if coroutine is not None:
+                coroutine.close()
+            raise StorageError(
+                "this SyncStorage was opened before os.fork() and its loop thread is in the "
+                "parent process: open a new storage in the child"
+            )
+
+    @property
+    def is_own_thread(self) -> bool:
+        return threading.current_thread() is self.thread
+
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        if threading.current_thread() is self.thread:
+        if self.is_own_thread:
             coroutine.close()
-            raise RuntimeError("a SyncStorage call cannot be made from its own loop thread")
+            raise StorageError(
+                "a SyncStorage call cannot be made from its own loop thread (inside a "
+                "function given to update): use the value passed to the function"
+            )
         try:
             return self.submit(coroutine).result()
         except concurrent.futures.CancelledError:
@@ -123,8 +151,10 @@ class _Loop:
             if self.stopped:
                 return
             self.stopped = True
+            if os.getpid() != self.pid:  # after a fork: the thread is the parent's
+                return
             self.loop.call_soon_threadsafe(lambda: self.loop.create_task(shutdown()))
-        if threading.current_thread() is self.thread:
+        if self.is_own_thread:
             return
         self.thread.join()
         for future in list(self.waiting):
@@ -141,6 +171,10 @@ class SyncStorage:
         self.driver = driver
         self._loop = _Loop(f"radaros-sync-{type(driver).__name__}")
         self._lock = threading.Lock()
+        # Dropped without close(): close the driver and end the thread (the finalizer
+        # holds the loop and the driver, never this object).
+        self._finalizer = weakref.finalize(self, _release, self._loop, driver, repr(self))
+        self._finalizer.atexit = False  # at exit the daemon thread simply ends
 
     def __repr__(self) -> str:
         return f"SyncStorage({self.driver!r})"
@@ -151,23 +185,36 @@ class SyncStorage:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> Self:
-        """Open the driver on this storage's loop (idempotent); returns self."""
-        self._run(self.driver.initialize())
+        """Open the driver on this storage's loop (idempotent); returns self. If opening
+        fails, the storage is closed (its thread ends) and the error is raised."""
+        try:
+            self._run(self.driver.initialize())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.close()
+            raise
         return self
 
     def close(self) -> None:
         """Close the driver and stop the loop thread. Calls still in flight end (with their
-        result, or StorageClosedError); later calls raise StorageClosedError. Idempotent."""
+        result, or StorageClosedError); later calls raise StorageClosedError. Idempotent.
+
+        Not from inside a function the storage runs (an `update` function): that would wait
+        for itself. It raises StorageError instead.
+        """
+        if self._loop.is_own_thread and not self._loop.stopped:
+            raise StorageError(
+                "a SyncStorage cannot be closed from its own loop thread (inside a function "
+                "given to update): close it after the call returns"
+            )
         with self._lock:
+            self._finalizer.detach()
             if self._loop.stopped:
                 return
-            future = self._loop.submit(self.driver.close())
-            try:
-                future.result(timeout=CLOSE_WAIT_S)
-            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                future.cancel()
-            finally:
+            if os.getpid() != self._loop.pid:
                 self._loop.stop()
+                return
+            _close(self._loop, self.driver)
 
     @property
     def is_closed(self) -> bool:
@@ -335,6 +382,30 @@ class SyncStorage:
                 ttl=ttl,
             )
         return SyncChatHistory(self, history)
+
+
+def _close(loop: _Loop, driver: StorageDriver) -> None:
+    """Close the driver on its loop (bounded by CLOSE_WAIT_S), then stop the loop."""
+    try:
+        future = loop.submit(driver.close())
+        try:
+            future.result(timeout=CLOSE_WAIT_S)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            future.cancel()
+    finally:
+        loop.stop()
+
+
+def _release(loop: _Loop, driver: StorageDriver, shown: str) -> None:
+    """A dropped, unclosed SyncStorage: release its driver and thread, and say so."""
+    if loop.stopped or os.getpid() != loop.pid:
+        return
+    if loop.is_own_thread:  # collected on its own thread: it cannot wait for itself
+        loop.stop()
+    else:
+        with contextlib.suppress(Exception):
+            _close(loop, driver)
+    warnings.warn(f"unclosed {shown}: call close() or use with", ResourceWarning, stacklevel=1)
 
 
 def _blocking(

@@ -160,7 +160,14 @@ class _Probe:
             self.client = SpanKind.CLIENT
             self.error_status = StatusCode.ERROR
 
-    def span(self, operation: str, args: tuple[Any, ...]) -> Any:
+    def span(self, operation: str, args: tuple[Any, ...], *, current: bool = True) -> Any:
+        """A context manager for the operation's span (None inside when not tracing).
+
+        `current=False` for a scan: a scan is an async generator, resumed by whichever task
+        iterates it (each page of a sync scan is another task). A span made current there
+        would be detached in another context than it was attached in, which OpenTelemetry
+        reports as an error; so the scan's span is started and ended, never made current.
+        """
         if self.tracer is None:
             return contextlib.nullcontext()
         attributes = {**self.common, "db.operation.name": operation}
@@ -169,13 +176,15 @@ class _Probe:
         if self.record_keys and operation in KEYED and len(args) > 1:
             attributes["radaros.key"] = args[1]
         # Exceptions are recorded by `failed`: their messages can quote keys.
-        return self.tracer.start_as_current_span(
-            operation,
-            kind=self.client,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        )
+        options: dict[str, Any] = {
+            "kind": self.client,
+            "attributes": attributes,
+            "record_exception": False,
+            "set_status_on_exception": False,
+        }
+        if current:
+            return self.tracer.start_as_current_span(operation, **options)
+        return self.tracer.start_span(operation, **options)
 
     def failed(self, span: Any, error: BaseException) -> None:
         """Mark the span failed: the error's type always, its message only with keys."""
@@ -241,7 +250,7 @@ class _Probe:
     ) -> AsyncIterator[Any]:
         started = time.perf_counter()
         error: BaseException | None = None
-        with self.span("scan", args) as span:
+        with self.span("scan", args, current=False) as span:
             try:
                 async for entry in entries:
                     yield entry

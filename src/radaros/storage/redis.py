@@ -383,16 +383,27 @@ class RedisStorage(StorageDriver):
 
     def _error_rules(self) -> list[ErrorRule]:
         errors = self._redis.exceptions
+        # Retryable: the server or the slot map is changing. During a reshard or failover
+        # redis-py gives up with ClusterError("TTL exhausted."), MovedError, AskError or
+        # SlotNotCoveredError once its redirections run out; trying again later succeeds.
+        retryable = (
+            "ConnectionError",
+            "TimeoutError",
+            "ClusterDownError",
+            "TryAgainError",
+            "MasterDownError",
+            "ReadOnlyError",
+            "RedisClusterException",
+            "ClusterError",
+            "MovedError",
+            "AskError",
+            "SlotNotCoveredError",
+            "BusyLoadingError",
+        )
         return [
             ErrorRule(
                 (
-                    errors.ConnectionError,
-                    errors.TimeoutError,
-                    errors.ClusterDownError,
-                    errors.TryAgainError,
-                    errors.MasterDownError,
-                    errors.ReadOnlyError,
-                    errors.RedisClusterException,
+                    *(getattr(errors, name) for name in retryable if hasattr(errors, name)),
                     OSError,
                     TimeoutError,
                 ),

@@ -392,8 +392,17 @@ class SqliteStorage(StorageDriver):
         ]
 
     async def _initialize(self) -> None:
+        """Start the worker and create the schema. If that fails (a missing folder, a
+        file that is no database), the worker thread ends at once and a fresh one is
+        ready, so a failed open leaks nothing and may be retried."""
         self._worker.start()
-        await self._run(self._create_schema, write=True)
+        try:
+            await self._run(self._create_schema, write=True)
+        except BaseException:
+            worker = self._worker
+            self._worker = _Worker(worker.path, worker.synchronous, worker.lock_timeout_s)
+            await self._stop_worker(worker)
+            raise
 
     def _create_schema(self, connection: Connection) -> None:
         for statement in self._sql.schema:
@@ -416,9 +425,13 @@ class SqliteStorage(StorageDriver):
         for reader in readers:
             with contextlib.suppress(sqlite3.Error):
                 reader.close()
+        await self._stop_worker(self._worker)
+
+    @staticmethod
+    async def _stop_worker(worker: _Worker) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._worker.submit(_Stop(loop, future))
+        worker.submit(_Stop(loop, future))
         await future
 
     def _reader(self) -> Connection:
