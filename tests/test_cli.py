@@ -261,7 +261,7 @@ def test_export_import_round_trip_keeps_expiries(tmp_path: Path) -> None:
     (tmp_path / "all.jsonl").write_text(exported.stdout)
     dry = run_cli("--url", target, "import", str(tmp_path / "all.jsonl"), "--dry-run", cwd=tmp_path)
     assert "would import 3 entries" in dry.stderr
-    assert run_cli("--url", target, "count", "a", cwd=tmp_path).stdout.strip() == "0"
+    assert not Path(target.removeprefix("sqlite:///")).exists()  # nothing written, not even a file
     assert (
         run_cli("--url", target, "import", str(tmp_path / "all.jsonl"), cwd=tmp_path).returncode
         == 0
@@ -303,10 +303,7 @@ def test_copy_with_dry_run_and_verified_counts(tmp_path: Path) -> None:
     dry = run_cli("copy", source, target, "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0
     assert "would copy 2500 entries in 3 namespaces" in dry.stderr
-    assert (
-        not (tmp_path / "dst.db").exists()
-        or run_cli("--url", target, "namespaces", cwd=tmp_path).stdout == ""
-    )
+    assert not (tmp_path / "dst.db").exists()  # a dry run writes nothing anywhere
     done = run_cli("copy", source, target, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "copied 2500 entries in 3 namespaces" in done.stderr
@@ -318,3 +315,104 @@ def test_copy_with_dry_run_and_verified_counts(tmp_path: Path) -> None:
     missing = run_cli("copy", f"sqlite:///{tmp_path}/nope.db", target, cwd=tmp_path)
     assert missing.returncode == 1
     assert "no SQLite database" in missing.stderr
+
+
+def _jsonl(*records: dict[str, object]) -> str:
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def test_import_applies_lines_in_order_and_counts_keys(tmp_path: Path) -> None:
+    """A key on several lines ends with its last line's value (and expiry), as a replay."""
+    (tmp_path / "in.jsonl").write_text(
+        _jsonl(
+            {"namespace": "a", "key": "k", "value": "first", "ttl": 100},
+            {"namespace": "a", "key": "other", "value": 1, "ttl": None},
+            {"namespace": "a", "key": "k", "value": "last", "ttl": None},
+        )
+    )
+    result = run_cli("import", str(tmp_path / "in.jsonl"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 entries" in result.stderr
+    assert run_cli("get", "a", "k", cwd=tmp_path).stdout.strip() == '"last"'
+    assert run_cli("ttl", "a", "k", cwd=tmp_path).stdout.strip() == "never"
+
+
+def test_a_dry_run_reports_what_the_real_run_does_and_writes_nothing(tmp_path: Path) -> None:
+    """`import --skip-existing --dry-run` counts the keys that exist; no dry run and no
+    import of a missing file creates the database."""
+    lines = _jsonl(*({"namespace": "a", "key": f"k{i}", "value": i, "ttl": None} for i in range(3)))
+    (tmp_path / "in.jsonl").write_text(lines)
+    dry = run_cli("import", str(tmp_path / "in.jsonl"), "--dry-run", cwd=tmp_path)
+    assert "would import 3 entries" in dry.stderr
+    skipping = run_cli(
+        "import", str(tmp_path / "in.jsonl"), "--dry-run", "--skip-existing", cwd=tmp_path
+    )
+    assert "would import 3 entries" in skipping.stderr
+    missing = run_cli("import", str(tmp_path / "nope.jsonl"), cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "nope.jsonl" in missing.stderr
+    assert not (tmp_path / "radaros.db").exists()
+    assert run_cli("import", str(tmp_path / "in.jsonl"), cwd=tmp_path).returncode == 0
+    again = run_cli(
+        "import", str(tmp_path / "in.jsonl"), "--dry-run", "--skip-existing", cwd=tmp_path
+    )
+    assert "would import 0 entries, 3 skipped" in again.stderr
+    real = run_cli("import", str(tmp_path / "in.jsonl"), "--skip-existing", cwd=tmp_path)
+    assert "imported 0 entries, 3 skipped" in real.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"namespace": "a", "key": ["k"], "value": 1}', "key must be a str"),
+        ('{"namespace": {"n": 1}, "key": "k", "value": 1}', "namespace must be a str"),
+        ('{"namespace": "a", "key": "k", "value": 1, "ttl": 1e999}', "ttl must be finite"),
+        ('{"namespace": "a", "key": "k", "value": 1, "ttl": true}', "ttl must be finite"),
+        ('{"namespace": "a", "key": "", "value": 1}', "key must not be empty"),
+    ],
+)
+def test_an_import_error_names_its_line_and_what_was_written(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    """A bad line stops the import with one line naming it; the lines before it are
+    written, and the message says how many."""
+    good = _jsonl(*({"namespace": "a", "key": f"g{i}", "value": i, "ttl": None} for i in range(4)))
+    (tmp_path / "in.jsonl").write_text(good + line + "\n")
+    result = run_cli("import", str(tmp_path / "in.jsonl"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "line 5" in result.stderr
+    assert problem in result.stderr
+    assert "4 entries before it were written" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run_cli("count", "a", cwd=tmp_path).stdout.strip() == "4"
+
+
+def test_a_binary_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A file that is not UTF-8 text is a one-line error naming where it stopped."""
+    (tmp_path / "in.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    result = run_cli("import", str(tmp_path / "in.bin"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "not UTF-8" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_copy_to_the_same_storage_is_refused(tmp_path: Path) -> None:
+    """`copy X X` (the same URL, or the same SQLite file by another path) is refused."""
+    url = f"sqlite:///{tmp_path}/x.db"
+    assert run_cli("--url", url, "set", "a", "k", "1", cwd=tmp_path).returncode == 0
+    same = run_cli("copy", url, url, cwd=tmp_path)
+    assert same.returncode == 1
+    assert "same storage" in same.stderr
+    other_path = run_cli("copy", url, "sqlite:///x.db", cwd=tmp_path)
+    assert other_path.returncode == 1
+    assert "same storage" in other_path.stderr
+
+
+def test_delete_says_whether_it_removed_a_key(tmp_path: Path) -> None:
+    """`delete` prints whether a key was removed; the exit status is 0 either way."""
+    assert run_cli("set", "a", "k", "1", cwd=tmp_path).returncode == 0
+    first = run_cli("delete", "a", "k", cwd=tmp_path)
+    assert (first.returncode, first.stdout.strip()) == (0, "deleted")
+    second = run_cli("delete", "a", "k", cwd=tmp_path)
+    assert second.returncode == 0
+    assert second.stdout.strip().startswith("not found")

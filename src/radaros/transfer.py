@@ -10,19 +10,26 @@ Re-running an interrupted `copy` or `import` is safe: writes are `set`s of the s
 the second. Expiries are kept as the time left when the entry was read, so an entry may
 outlive its source by the moments between reading and writing its page; entries are written
 in batches of similar time left, so one may expire up to `TTL_TOLERANCE_S` (1 s) earlier.
+
+An import applies lines in order, as a replay would: when a key appears on several lines,
+the last one wins, and the report counts it once per batch of `batch_size` lines (a key
+repeated further apart than that is counted again, since only one batch is held in memory).
+A line that cannot be imported stops the import with an error naming the line; every line
+before it has been written, and the error says how many entries that was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from radaros.storage.codec import encode
-from radaros.storage.errors import SerializationError
-from radaros.storage.validate import check_namespace, check_prefix
+from radaros.storage.errors import InvalidKeyError, SerializationError
+from radaros.storage.validate import check_key, check_namespace, check_prefix, check_ttl
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -113,19 +120,29 @@ async def export(
 
 
 def parse_record(line: str, number: int) -> dict[str, Any]:
-    """One JSON Lines record, checked; SerializationError naming the line otherwise."""
+    """One JSON Lines record, checked like the storage would check it; SerializationError
+    (or InvalidKeyError for a bad namespace or key) naming the line otherwise."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise SerializationError(f"line {number}: not JSON ({exc.msg})") from None
     if not isinstance(record, dict) or not {"namespace", "key", "value"} <= record.keys():
         raise SerializationError(f"line {number}: needs namespace, key and value")
+    try:
+        check_namespace(record["namespace"])
+        check_key(record["key"])
+    except InvalidKeyError as exc:
+        raise InvalidKeyError(f"line {number}: {exc}") from None
     ttl = record.get("ttl")
-    if ttl is not None and (
-        isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0
-    ):
-        raise SerializationError(f"line {number}: ttl must be seconds > 0 or null")
-    encode(record["value"])  # strict JSON, checked before anything is written
+    try:
+        if ttl is not None and (isinstance(ttl, bool) or check_ttl(ttl) == math.inf):
+            raise ValueError
+    except ValueError:
+        raise SerializationError(f"line {number}: ttl must be finite seconds > 0 or null") from None
+    try:
+        encode(record["value"])  # strict JSON, checked before anything is written
+    except SerializationError as exc:
+        raise SerializationError(f"line {number}: {exc}") from None
     return record
 
 
@@ -138,8 +155,19 @@ async def _write(
     progress: Progress | None,
 ) -> None:
     """Write one batch: entries without expiry (and those sharing one) in one `set_many`
-    per namespace; with `skip_existing`, one `add` each (atomic: an existing key wins)."""
-    if dry_run:
+    per namespace; with `skip_existing`, one `add` each (atomic: an existing key wins).
+
+    A key on several lines of the batch is written once, with its last line. A dry run
+    reads which keys exist (with `skip_existing`) and writes nothing.
+    """
+    batch = list({(record["namespace"], record["key"]): record for record in batch}.values())
+    if dry_run and skip_existing:
+        for namespace, keys in _keys_by_namespace(batch).items():
+            found = await storage.get_many(namespace, keys, _ABSENT)
+            existing = sum(value is not _ABSENT for value in found)
+            report.skipped += existing
+            report.written += len(keys) - existing
+    elif dry_run:
         report.written += len(batch)
     elif skip_existing:
         for record in batch:
@@ -154,6 +182,16 @@ async def _write(
             report.written += len(items)
     if progress is not None:
         progress(len(batch))
+
+
+_ABSENT: Any = object()
+
+
+def _keys_by_namespace(batch: list[dict[str, Any]]) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    for record in batch:
+        keys.setdefault(record["namespace"], []).append(record["key"])
+    return keys
 
 
 def _by_expiry(batch: list[dict[str, Any]]) -> list[tuple[tuple[str, float | None], Any]]:
@@ -194,18 +232,30 @@ async def import_lines(
 ) -> TransferReport:
     """Store every record of `lines` (JSON Lines as `export` writes them), in batches.
 
-    A malformed line raises SerializationError naming it; the batches before it are
-    written (re-running after fixing the file is safe). With `skip_existing`, keys already
+    Lines apply in order: the last line for a key wins. A line that cannot be read or
+    imported raises SerializationError (InvalidKeyError for a bad namespace or key) naming
+    it, after every line before it was written; the message says how many entries that
+    was, and re-running after fixing the file is safe. With `skip_existing`, keys already
     present are left as they are.
     """
     _check_size("batch_size", batch_size)
     report = TransferReport()
     batch: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        record = parse_record(line, number)
+    numbered = enumerate(lines, 1)
+    number = 0
+    while True:
+        try:
+            number, line = next(numbered)
+            if not line.strip():
+                continue
+            record = parse_record(line, number)
+        except StopIteration:
+            break
+        except (SerializationError, InvalidKeyError, UnicodeError) as exc:
+            if batch:
+                await _write(storage, batch, skip_existing, report, dry_run, progress)
+            raise _stopped_at(exc, number + isinstance(exc, UnicodeError), report) from None
         batch.append(record)
         seen.add(record["namespace"])
         if len(batch) >= batch_size:
@@ -215,6 +265,19 @@ async def import_lines(
         await _write(storage, batch, skip_existing, report, dry_run, progress)
     report.namespaces = sorted(seen)
     return report
+
+
+def _stopped_at(exc: Exception, number: int, report: TransferReport) -> Exception:
+    """The error that ends an import at line `number`, saying what was written before."""
+    if isinstance(exc, UnicodeError):
+        problem: str = f"line {number}: not UTF-8 text (a binary file?)"
+        error_class: type[Exception] = SerializationError
+    else:
+        problem, error_class = str(exc), type(exc)
+    done = f"{report.written} entries before it were written"
+    if report.skipped:
+        done += f", {report.skipped} skipped"
+    return error_class(f"{problem}; {done}")
 
 
 async def copy(

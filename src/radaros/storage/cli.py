@@ -19,7 +19,6 @@ from typing import Any, NoReturn, TextIO
 
 from radaros.storage.base import StorageDriver
 from radaros.storage.secrets import holds_secret_parameter, redact, scrub, url_secrets
-from radaros.storage.sqlite import SqliteStorage
 from radaros.storage.url import DEFAULT_URL, ENV_VAR, open_storage
 
 __all__ = ["main"]
@@ -46,7 +45,8 @@ _MISSING = object()
 
 
 class UsageError(Exception):
-    """Bad arguments found after parsing (exit status 2)."""
+    """Bad arguments found after parsing: one line, exit status 1 like any error (2 is
+    kept for what argparse itself refuses)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -210,14 +210,38 @@ def _not_found(args: argparse.Namespace) -> int:
     return EXIT_NOT_FOUND
 
 
+def _missing_file(storage: StorageDriver) -> str | None:
+    """The path of an embedded database file that does not exist yet (opening it would
+    create it), else None."""
+    path = getattr(storage, "path", None)
+    if isinstance(path, str) and path not in ("", ":memory:") and not os.path.exists(path):
+        return path
+    return None
+
+
 def _check_exists(storage: StorageDriver) -> None:
     """A read never creates a database: a missing SQLite file is an error that names it."""
-    if (
-        isinstance(storage, SqliteStorage)
-        and storage.path != ":memory:"
-        and not os.path.exists(storage.path)
-    ):
-        raise FileNotFoundError(f"no SQLite database at {storage.path}")
+    path = _missing_file(storage)
+    if path is not None:
+        raise FileNotFoundError(f"no SQLite database at {path}")
+
+
+def _dry_run_target(storage: StorageDriver, skip_existing: bool) -> StorageDriver:
+    """What a dry run checks against: nothing is written, so the destination is opened
+    only to see which keys exist (`--skip-existing`), and a database file that does not
+    exist yet is not created (an empty stand-in answers instead: nothing exists there)."""
+    if not skip_existing or _missing_file(storage) is not None:
+        return open_storage("memory://")
+    return storage
+
+
+def _same_storage(source: StorageDriver, destination: StorageDriver, urls: tuple[str, str]) -> bool:
+    if urls[0] == urls[1]:
+        return True
+    paths = [getattr(storage, "path", None) for storage in (source, destination)]
+    return all(isinstance(path, str) and path not in ("", ":memory:") for path in paths) and (
+        os.path.realpath(str(paths[0])) == os.path.realpath(str(paths[1]))
+    )
 
 
 async def _execute(args: argparse.Namespace, url: str) -> int:
@@ -225,7 +249,11 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
 
     if args.command == "copy":
         source, destination = open_storage(args.source), open_storage(args.destination)
+        if _same_storage(source, destination, (args.source, args.destination)):
+            raise UsageError("source and destination are the same storage: nothing to copy")
         _check_exists(source)
+        if args.dry_run:
+            destination = _dry_run_target(destination, args.skip_existing)
         async with source, destination:
             with _progress("copied") as progress:
                 report = await transfer.copy(
@@ -252,6 +280,8 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
     storage = open_storage(url)
     if args.command in READS:
         _check_exists(storage)
+    if args.command == "import":
+        return await _import(args, storage)
     async with storage:
         if args.command == "get":
             value = await storage.get(args.namespace, args.key, _MISSING)
@@ -261,7 +291,8 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
         elif args.command == "set":
             await storage.set(args.namespace, args.key, args.parsed_value, ttl=args.ttl)
         elif args.command == "delete":
-            await storage.delete(args.namespace, args.key)
+            removed = await storage.delete(args.namespace, args.key)
+            print("deleted" if removed else "not found (nothing deleted)")
         elif args.command == "list":
             async for key, value in storage.scan(args.namespace, args.prefix):
                 print(_dump({"key": key, "value": value}))
@@ -292,26 +323,36 @@ async def _execute(args: argparse.Namespace, url: str) -> int:
                 )
             if args.output:
                 print(f"exported {written} entries to {args.output}", file=sys.stderr)
-        elif args.command == "import":
-            with contextlib.ExitStack() as stack:
-                lines = (
-                    sys.stdin
-                    if args.file == "-"
-                    else stack.enter_context(open(args.file, encoding="utf-8"))  # noqa: ASYNC230
-                )
-                progress = stack.enter_context(_progress("imported"))
-                report = await transfer.import_lines(
-                    storage,
-                    lines,
-                    skip_existing=args.skip_existing,
-                    dry_run=args.dry_run,
-                    progress=progress,
-                )
-            verb = "would import" if args.dry_run else "imported"
-            summary = f"{verb} {report.written} entries"
-            if report.skipped:
-                summary += f", {report.skipped} skipped (already there)"
-            print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
+async def _import(args: argparse.Namespace, storage: StorageDriver) -> int:
+    """`import FILE`: the file is opened before the storage, so a missing file creates no
+    database; a dry run writes nothing (see `_dry_run_target`)."""
+    from radaros import transfer
+
+    async with contextlib.AsyncExitStack() as stack:
+        lines = (
+            sys.stdin
+            if args.file == "-"
+            else stack.enter_context(open(args.file, encoding="utf-8"))  # noqa: ASYNC230
+        )
+        if args.dry_run:
+            storage = _dry_run_target(storage, args.skip_existing)
+        await stack.enter_async_context(storage)
+        progress = stack.enter_context(_progress("imported"))
+        report = await transfer.import_lines(
+            storage,
+            lines,
+            skip_existing=args.skip_existing,
+            dry_run=args.dry_run,
+            progress=progress,
+        )
+    verb = "would import" if args.dry_run else "imported"
+    summary = f"{verb} {report.written} entries"
+    if report.skipped:
+        summary += f", {report.skipped} skipped (already there)"
+    print(summary, file=sys.stderr)
     return EXIT_OK
 
 
@@ -330,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_execute(args, url))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from complaining
         # about the unflushed stdout at exit.
