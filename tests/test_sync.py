@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import threading
@@ -190,13 +189,11 @@ def test_a_dropped_storage_releases_its_thread_and_warns(tmp_path: Path) -> None
     """A SyncStorage dropped without close() closes its driver, ends its thread and says
     so with a ResourceWarning."""
     threads = threading.active_count()
-    storage: SyncStorage | None = open_storage(f"sqlite:///{tmp_path}/x.db").open()
-    assert storage is not None
-    storage.set("ns", "k", 1)
+    holder = [open_storage(f"sqlite:///{tmp_path}/x.db").open()]
+    holder[0].set("ns", "k", 1)
     assert threading.active_count() > threads
     with pytest.warns(ResourceWarning, match="unclosed SyncStorage"):
-        storage = None
-        gc.collect()
+        holder.clear()  # the last reference: the storage is collected here
     assert threading.active_count() == threads
     with open_storage(f"sqlite:///{tmp_path}/x.db") as again:
         assert again.get("ns", "k") == 1

@@ -331,23 +331,23 @@ async def _import(args: argparse.Namespace, storage: StorageDriver) -> int:
     database; a dry run writes nothing (see `_dry_run_target`)."""
     from radaros import transfer
 
-    async with contextlib.AsyncExitStack() as stack:
+    with contextlib.ExitStack() as files:
         lines = (
             sys.stdin
             if args.file == "-"
-            else stack.enter_context(open(args.file, encoding="utf-8"))  # noqa: ASYNC230
+            else files.enter_context(open(args.file, encoding="utf-8"))  # noqa: ASYNC230
         )
         if args.dry_run:
             storage = _dry_run_target(storage, args.skip_existing)
-        await stack.enter_async_context(storage)
-        progress = stack.enter_context(_progress("imported"))
-        report = await transfer.import_lines(
-            storage,
-            lines,
-            skip_existing=args.skip_existing,
-            dry_run=args.dry_run,
-            progress=progress,
-        )
+        async with storage:
+            with _progress("imported") as progress:
+                report = await transfer.import_lines(
+                    storage,
+                    lines,
+                    skip_existing=args.skip_existing,
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
     verb = "would import" if args.dry_run else "imported"
     summary = f"{verb} {report.written} entries"
     if report.skipped:
