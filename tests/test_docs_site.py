@@ -78,8 +78,11 @@ class Links(HTMLParser):
         super().__init__()
         self.links: list[str] = []
         self.ids: set[str] = set()
+        self.table_rows = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.table_rows += 1
         for name, value in attrs:
             if name == "id" and value:
                 self.ids.add(value)
@@ -111,7 +114,7 @@ def test_the_site_has_every_page(site: Path) -> None:
         "api/index.html",
     }
     assert expected <= set(pages(site))
-    assert "radaros.storage.StorageDriver.set_many" in (site / "api/index.html").read_text()
+    assert "radaros.StorageDriver.set_many" in (site / "api/index.html").read_text()
     assert (site / "performance.png").exists()
 
 
@@ -155,3 +158,61 @@ def test_search_finds_pages(served: str, browser: Browser) -> None:
     first = browser.evaluate("document.querySelector('.md-search-result__link').href")
     browser.open(first)
     assert browser.wait_for("document.querySelector('article h1')?.textContent || ''")
+
+
+def markdown_table_rows(text: str) -> int:
+    """Rows of the Markdown tables of a page (header and body, outside code blocks)."""
+    rows, in_code = 0, False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("|") and not set(line) <= set("|-: "):
+            rows += 1
+    return rows
+
+
+def test_every_table_row_renders_as_a_row(site: Path) -> None:
+    """A table broken by a blank line renders its rest as a paragraph: every Markdown
+    table row of every page is a row of the built page."""
+    wrong = {}
+    for source in sorted((ROOT / "docs").glob("*.md")):
+        built = site / ("index.html" if source.stem == "index" else f"{source.stem}/index.html")
+        expected = markdown_table_rows(source.read_text(encoding="utf-8"))
+        if parsed(built).table_rows != expected:
+            wrong[source.name] = (expected, parsed(built).table_rows)
+    assert wrong == {}
+
+
+def documented_objects() -> dict[str, object]:
+    """Every public object, by the path the API reference documents it under."""
+    import radaros
+    import radaros.storage.testing
+    import radaros.sync
+    import radaros.telemetry
+    import radaros.transfer
+
+    found: dict[str, object] = {f"radaros.{name}": getattr(radaros, name) for name in radaros.__all__}
+    for module in (radaros.sync, radaros.telemetry, radaros.transfer):
+        found |= {f"{module.__name__}.{name}": getattr(module, name) for name in module.__all__}
+    found["radaros.storage.testing.ConformanceSuite"] = radaros.storage.testing.ConformanceSuite
+    return found
+
+
+def test_the_api_reference_has_every_public_class_and_method(site: Path) -> None:
+    """Each public name has its heading, and each public method or attribute appears under
+    the class that defines it (inherited ones under the documented base)."""
+    anchors = parsed(site / "api/index.html").ids
+    objects = documented_objects()
+    path_of = {id(value): path for path, value in objects.items() if isinstance(value, type)}
+    missing = [path for path in objects if path not in anchors]
+    for path, value in objects.items():
+        if not isinstance(value, type) or path.endswith("ConformanceSuite"):
+            continue  # the kit's members are its tests, listed by pytest
+        for name in dir(value):
+            if name.startswith("_"):
+                continue
+            owner = next(klass for klass in value.__mro__ if name in vars(klass))
+            owner_path = path if owner is value else path_of.get(id(owner))
+            if owner_path is not None and f"{owner_path}.{name}" not in anchors:
+                missing.append(f"{owner_path}.{name}")
+    assert sorted(set(missing)) == []
