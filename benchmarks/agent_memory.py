@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from benchmarks.scaling import open_driver
-from radaros import MEMORY_SHORT, ChatHistory, Sessions, StorageDriver
+from radaros import MEMORY_SHORT, ChatHistory, Collection, Sessions, StorageDriver
 from radaros.sessions import SESSION_META, SESSION_USERS
 
 
@@ -90,7 +90,7 @@ async def measure(name: str, rounds: int, ops: int, others: int) -> dict[str, fl
     ratios: dict[str, list[float]] = {"history_add": [], "collection_get": []}
     with tempfile.TemporaryDirectory() as folder:
         async with open_driver(name, Path(folder)) as (storage, _):
-            profiles = storage.collection("profiles", Profile)
+            profiles = Collection(storage, "profiles", Profile)
             profile = Profile(
                 id=1,
                 name="Ada",

@@ -80,16 +80,16 @@ async def telemetry_cost(rounds: int, ops: int) -> dict[str, float]:
             return SpanExportResult.SUCCESS
 
     plain_storage = InMemoryStorage()
-    await plain_storage.initialize()  # no provider: nothing wrapped
-    present = InMemoryStorage()
+    await plain_storage.initialize()
+    present = telemetry.instrument(InMemoryStorage())  # no provider: the storage itself
     await present.initialize()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(Dropping()))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    telemetry.configure(tracer_provider=tracer_provider, meter_provider=meter_provider)
-    traced = InMemoryStorage()
+    traced = telemetry.instrument(
+        InMemoryStorage(), tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
     await traced.initialize()
-    telemetry.configure(tracer_provider=None, meter_provider=None)
     for storage in (plain_storage, present, traced):
         await storage.set("bench", "k", VALUE)
     ratios: dict[str, list[float]] = {"no provider": [], "SDK, dropping exporter": []}

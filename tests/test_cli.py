@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from radaros.storage.cli import main
+from radaros.cli import main
 from tests.conftest import MongoTarget, PostgresTarget, RedisTarget, mongodb_url
 from tests.support.cli import run_cli
 
@@ -317,7 +318,7 @@ def test_copy_with_dry_run_and_verified_counts(tmp_path: Path) -> None:
     assert "no SQLite database" in missing.stderr
 
 
-def _jsonl(*records: dict[str, object]) -> str:
+def _jsonl(*records: Mapping[str, object]) -> str:
     return "".join(json.dumps(record) + "\n" for record in records)
 
 

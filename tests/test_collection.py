@@ -58,7 +58,7 @@ def message(text: str = "hi", n: int = 0) -> Message:
 
 
 async def test_model_round_trips_and_is_stored_as_plain_json(storage: StorageDriver) -> None:
-    messages = storage.collection("typed", Message)
+    messages = Collection(storage, "typed", Message)
     sent = message("hello", 7)
     await messages.set("m1", sent)
     got = await messages.get("m1")
@@ -103,7 +103,7 @@ async def test_invalid_stored_value_names_namespace_key_and_error_not_value(
     storage: StorageDriver,
 ) -> None:
     await storage.set("typed", "bad", {"name": "x", "size": "secret-hunter2"})
-    attachments = storage.collection("typed", Attachment)
+    attachments = Collection(storage, "typed", Attachment)
     with pytest.raises(SerializationError) as caught:
         await attachments.get("bad")
     text = str(caught.value)
@@ -120,7 +120,7 @@ async def test_invalid_stored_value_names_namespace_key_and_error_not_value(
 async def test_a_value_that_is_not_a_t_is_refused_before_any_write(
     storage: StorageDriver,
 ) -> None:
-    attachments = storage.collection("typed", Attachment)
+    attachments = Collection(storage, "typed", Attachment)
     with pytest.raises(SerializationError, match="size"):
         await attachments.set("k", {"name": "x", "size": "big"})  # type: ignore[arg-type]
     with pytest.raises(SerializationError):
@@ -130,15 +130,15 @@ async def test_a_value_that_is_not_a_t_is_refused_before_any_write(
 
 async def test_a_stored_null_is_validated_not_taken_for_absent(storage: StorageDriver) -> None:
     await storage.set("typed", "null", None)
-    optional = storage.collection("typed", int | None)  # type: ignore[arg-type]
+    optional = Collection(storage, "typed", int | None)  # type: ignore[arg-type]
     assert await optional.get("null", -1) is None
     assert await optional.get("absent", -1) == -1
     with pytest.raises(SerializationError):
-        await storage.collection("typed", int).get("null")
+        await Collection(storage, "typed", int).get("null")
 
 
 async def test_update_add_append_ttl_touch_and_scan(storage: StorageDriver) -> None:
-    points = storage.collection("points", Point)
+    points = Collection(storage, "points", Point)
     assert await points.add("p", Point(1, 1)) is True
     assert await points.add("p", Point(2, 2)) is False
     moved = await points.update("p", lambda p: Point(p.x + 1, p.y) if p else Point(0, 0))
@@ -159,7 +159,7 @@ async def test_update_add_append_ttl_touch_and_scan(storage: StorageDriver) -> N
     assert [item.key async for item in points.scan(page_size=1)] == ["p", "q"]
     assert await points.count() == 2
 
-    tracks = storage.collection("tracks", list[Point])
+    tracks = Collection(storage, "tracks", list[Point])
     assert await tracks.append("t", [Point(0, 0)]) == 1
     assert await tracks.append("t", [Point(1, 1), Point(2, 2)], max_items=2) == 2
     assert await tracks.get("t") == [Point(1, 1), Point(2, 2)]
@@ -176,14 +176,14 @@ async def test_update_add_append_ttl_touch_and_scan(storage: StorageDriver) -> N
 
 async def test_update_that_meets_an_invalid_value_writes_nothing(storage: StorageDriver) -> None:
     await storage.set("points", "p", {"x": "not a number"})
-    points = storage.collection("points", Point)
+    points = Collection(storage, "points", Point)
     with pytest.raises(SerializationError):
         await points.update("p", lambda p: Point(0, 0))
     assert await storage.get("points", "p") == {"x": "not a number"}
 
 
 async def test_items_unpack_and_collections_work_through_a_scope(storage: StorageDriver) -> None:
-    points = Scoped(storage, "tenant:1:").collection("points", Point)
+    points = Collection(Scoped(storage, "tenant:1:"), "points", Point)
     await points.set("p", Point(3, 4))
     [(key, value)] = await points.list()
     assert (key, value) == ("p", Point(3, 4))
@@ -193,7 +193,7 @@ async def test_items_unpack_and_collections_work_through_a_scope(storage: Storag
 
 async def test_items_are_indexable_tuples_like_entries(storage: StorageDriver) -> None:
     """A typed item is a (key, value) tuple: indexable, comparable, unpackable."""
-    points = storage.collection("points", Point)
+    points = Collection(storage, "points", Point)
     await points.set("p", Point(1, 2))
     [item] = await points.list()
     assert item[0] == "p"
@@ -223,7 +223,7 @@ async def test_read_errors_never_quote_the_stored_data(storage: StorageDriver, s
     error type, never by what it holds."""
     await storage.set("typed", "bad", stored)
     with pytest.raises(SerializationError) as caught:
-        await storage.collection("typed", Tagged).get("bad")
+        await Collection(storage, "typed", Tagged).get("bad")
     text = str(caught.value)
     assert "'typed'/'bad'" in text
     assert "SSN" not in text
@@ -234,7 +234,7 @@ async def test_read_errors_never_quote_the_stored_data(storage: StorageDriver, s
 
 async def test_bytes_that_are_not_utf8_are_a_serialization_error(storage: StorageDriver) -> None:
     """pydantic's JSON mode cannot write non-UTF-8 bytes: SerializationError, nothing written."""
-    blobs = storage.collection("blobs", bytes)
+    blobs = Collection(storage, "blobs", bytes)
     with pytest.raises(SerializationError, match="not UTF-8"):
         await blobs.set("b", b"\xff\xfe")
     assert await storage.get("blobs", "b", "absent") == "absent"
@@ -246,11 +246,11 @@ async def test_a_utc_offset_with_seconds_is_refused_not_shifted(storage: Storage
     """ISO 8601 offsets are whole minutes: an offset with seconds would come back another
     instant, so it is refused before any write; whole-minute offsets keep the instant."""
     odd = timezone(timedelta(hours=1, seconds=30))
-    profiles = storage.collection("profiles", Profile)
+    profiles = Collection(storage, "profiles", Profile)
     with pytest.raises(SerializationError, match="whole minutes"):
         await profiles.set("p", {"name": "a", "born": datetime(2000, 1, 1, tzinfo=odd)})
     assert await storage.get("profiles", "p") is None
-    stamps = storage.collection("stamps", list[datetime])
+    stamps = Collection(storage, "stamps", list[datetime])
     with pytest.raises(SerializationError, match="whole minutes"):
         await stamps.set("s", [datetime(2000, 1, 1, tzinfo=odd)])
     india = datetime(2000, 1, 1, 12, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
@@ -266,8 +266,8 @@ async def test_bad_arguments_raise_before_io() -> None:
 
     async with InMemoryStorage() as storage:
         with pytest.raises(InvalidKeyError):
-            storage.collection("", Point)
-        points = storage.collection("points", Point)
+            Collection(storage, "", Point)
+        points = Collection(storage, "points", Point)
         with pytest.raises(InvalidKeyError):
             await points.get("")
         with pytest.raises(TypeError):
@@ -278,4 +278,4 @@ async def test_bad_arguments_raise_before_io() -> None:
             pass
 
         with pytest.raises(TypeError, match="pydantic cannot validate"):
-            storage.collection("opaque", Opaque)
+            Collection(storage, "opaque", Opaque)

@@ -191,7 +191,9 @@ def documented_objects() -> dict[str, object]:
     import radaros.telemetry
     import radaros.transfer
 
-    found: dict[str, object] = {f"radaros.{name}": getattr(radaros, name) for name in radaros.__all__}
+    found: dict[str, object] = {
+        f"radaros.{name}": getattr(radaros, name) for name in radaros.__all__
+    }
     for module in (radaros.sync, radaros.telemetry, radaros.transfer):
         found |= {f"{module.__name__}.{name}": getattr(module, name) for name in module.__all__}
     found["radaros.storage.testing.ConformanceSuite"] = radaros.storage.testing.ConformanceSuite

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
+from radaros.cli import main
 from radaros.storage import PostgresStorage, StorageConnectionError, open_storage
-from radaros.storage.cli import main
 from radaros.storage.secrets import check_url, redact, scrub, url_secrets, wrap_error
 
 # Password characters that appear nowhere else in a URL or in any message radaros or a

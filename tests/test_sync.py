@@ -147,7 +147,7 @@ def test_close_while_calls_are_in_flight_never_hangs(storage: SyncStorage) -> No
 
 
 def test_bad_input_raises_before_io(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="StorageDriver"):
+    with pytest.raises(TypeError, match="KeyValue"):
         SyncStorage("sqlite:///x.db")  # type: ignore[arg-type]
     with open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
         with pytest.raises(ValueError, match="namespace"):
@@ -247,3 +247,25 @@ def test_close_inside_an_update_function_raises_at_once(tmp_path: Path) -> None:
         with pytest.raises(StorageError, match="own loop thread"):
             storage.update("ns", "k", lambda current: storage.get("ns", "other"))
     assert storage.is_closed
+
+
+def test_views_compose_with_the_sync_api(tmp_path: Path) -> None:
+    """SyncStorage wraps any KeyValue (a Scoped view of an instrumented driver), and
+    `scoped()` gives a blocking scoped view on the same loop; a Scoped view of the
+    blocking API is refused with a hint instead."""
+    from radaros import Scoped, SqliteStorage, telemetry
+
+    driver = SqliteStorage(tmp_path / "x.db")
+    with SyncStorage(Scoped(telemetry.instrument(driver), "tenant:a:")) as tenant:
+        tenant.set("notes", "k", 1)
+        assert tenant.get("notes", "k") == 1
+        assert tenant.namespaces() == ["notes"]
+    with open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
+        assert storage.get("tenant:a:notes", "k") == 1
+        other = storage.scoped("tenant:b:")
+        other.set("notes", "k", 2)
+        assert other.list("notes") == [("k", 2)]
+        assert storage.namespaces() == ["tenant:a:notes", "tenant:b:notes"]
+        with pytest.raises(TypeError, match=r"storage\.scoped"):
+            Scoped(storage, "tenant:c:")  # type: ignore[arg-type]
+    assert other.is_closed

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from radaros import (
     InMemoryStorage,
     InvalidKeyError,
+    KeyValue,
     SqliteStorage,
     StorageConnectionError,
     telemetry,
@@ -60,24 +61,27 @@ class Exported:
 @pytest.fixture
 def exported() -> Iterator[Exported]:
     providers = Exported()
-    telemetry.configure(
-        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
-    )
     try:
         yield providers
     finally:
-        telemetry.configure(
-            tracer_provider=None, meter_provider=None, record_keys=False, slow_operation_s=None
-        )
         providers.tracer_provider.shutdown()
         providers.meter_provider.shutdown()
+
+
+def instrumented(storage: KeyValue, exported: Exported, **options: Any) -> KeyValue:
+    return telemetry.instrument(
+        storage,
+        tracer_provider=exported.tracer_provider,
+        meter_provider=exported.meter_provider,
+        **options,
+    )
 
 
 @pytest.mark.parametrize("driver_name", DRIVERS)
 async def test_a_span_and_a_duration_per_operation(
     driver_name: str, tmp_path: Path, request: pytest.FixtureRequest, exported: Exported
 ) -> None:
-    async with driver_factory(driver_name, tmp_path, request)() as storage:
+    async with instrumented(driver_factory(driver_name, tmp_path, request)(), exported) as storage:
         await storage.initialize()
         exported.spans.clear()
         await storage.set("ns", "secret-key", {"card": "4111 1111 1111 1111"})
@@ -117,8 +121,9 @@ async def test_a_span_and_a_duration_per_operation(
 
 
 async def test_keys_only_when_asked(tmp_path: Path, exported: Exported) -> None:
-    telemetry.configure(record_keys=True)
-    async with SqliteStorage(tmp_path / "x.db") as storage:
+    async with instrumented(
+        SqliteStorage(tmp_path / "x.db"), exported, record_keys=True
+    ) as storage:
         await storage.initialize()
         await storage.set("ns", "k1", "value-text")
     [span] = exported.spans.get_finished_spans()
@@ -128,16 +133,30 @@ async def test_keys_only_when_asked(tmp_path: Path, exported: Exported) -> None:
 
 
 async def test_without_providers_nothing_is_wrapped(tmp_path: Path) -> None:
-    async with SqliteStorage(tmp_path / "x.db") as storage:
-        await storage.initialize()
-        assert "get" not in vars(storage)  # the class's own method, untouched
-    async with InMemoryStorage() as memory:
-        await memory.initialize()
-        assert "get" not in vars(memory)
+    """With no provider configured (the global ones are no-ops here) and no slow log,
+    instrument() hands back the storage itself: there is no cost to measure."""
+    driver = SqliteStorage(tmp_path / "x.db")
+    assert telemetry.instrument(driver) is driver
+    memory = InMemoryStorage()
+    assert telemetry.instrument(memory) is memory
+    assert "get" not in vars(memory)  # nothing is ever patched onto an instance
+
+
+async def test_settings_belong_to_one_view(tmp_path: Path, exported: Exported) -> None:
+    """Two views of one driver keep their own settings: nothing is process-wide."""
+    async with InMemoryStorage() as driver:
+        with_keys = instrumented(driver, exported, record_keys=True)
+        without = instrumented(driver, exported)
+        await with_keys.set("ns", "k1", 1)
+        await without.set("ns", "k2", 2)
+    first, second = exported.spans.get_finished_spans()
+    assert dict(first.attributes or {})["radaros.key"] == "k1"
+    assert "radaros.key" not in dict(second.attributes or {})
+    assert "radaros.key" not in repr(telemetry.instrument(driver, tracer_provider=None))
 
 
 async def test_bad_input_is_refused_before_any_span(exported: Exported) -> None:
-    async with InMemoryStorage() as storage:
+    async with instrumented(InMemoryStorage(), exported) as storage:
         await storage.initialize()
         exported.spans.clear()
         with pytest.raises(InvalidKeyError):
@@ -146,29 +165,27 @@ async def test_bad_input_is_refused_before_any_span(exported: Exported) -> None:
     assert span.attributes is not None
     assert span.attributes["error.type"] == "InvalidKeyError"
     with pytest.raises(ValueError, match="slow_operation_s"):
-        telemetry.configure(slow_operation_s=0)
+        telemetry.instrument(storage, slow_operation_s=0)
     with pytest.raises(TypeError, match="record_keys"):
-        telemetry.configure(record_keys="yes")  # type: ignore[arg-type]
+        telemetry.instrument(storage, record_keys="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="KeyValue"):
+        telemetry.instrument("sqlite:///x.db")  # type: ignore[arg-type]
 
 
 # -- logs --------------------------------------------------------------------------------------
 
 
 async def test_slow_operations_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    telemetry.configure(slow_operation_s=0.05)
-    try:
-        async with InMemoryStorage() as storage:
-            await storage.initialize()
+    async with telemetry.instrument(InMemoryStorage(), slow_operation_s=0.05) as storage:
+        await storage.initialize()
 
-            async def slowly(value: Any) -> int:
-                await asyncio.sleep(0.2)
-                return 1
+        async def slowly(value: Any) -> int:
+            await asyncio.sleep(0.2)
+            return 1
 
-            with caplog.at_level(logging.WARNING, logger="radaros"):
-                await storage.get("ns", "fast")
-                await storage.update("ns", "k", slowly)
-    finally:
-        telemetry.configure(slow_operation_s=None)
+        with caplog.at_level(logging.WARNING, logger="radaros"):
+            await storage.get("ns", "fast")
+            await storage.update("ns", "k", slowly)
     slow = [r for r in caplog.records if "slow_operation_s" in r.getMessage()]
     assert len(slow) == 1
     assert "update in namespace 'ns'" in slow[0].getMessage()
@@ -210,9 +227,10 @@ def test_a_sync_scan_over_many_pages_logs_no_context_error(
 ) -> None:
     """Each page of a sync scan runs in another task: the scan's span is still one span,
     ended once, and OpenTelemetry reports no "Failed to detach context"."""
-    from radaros.sync import open_storage
+    from radaros.sync import SyncStorage
 
-    with caplog.at_level(logging.ERROR), open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
+    view = instrumented(SqliteStorage(tmp_path / "x.db"), exported)
+    with caplog.at_level(logging.ERROR), SyncStorage(view) as storage:
         storage.set_many("ns", {f"k{i:02}": i for i in range(25)})
         assert len(list(storage.scan("ns", page_size=10))) == 25
         entries = storage.scan("ns", page_size=10)
@@ -228,7 +246,7 @@ async def test_an_async_scan_left_early_logs_no_context_error(
     tmp_path: Path, exported: Exported, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A scan the caller leaves early ends its span without an OpenTelemetry error."""
-    async with SqliteStorage(tmp_path / "x.db") as storage:
+    async with instrumented(SqliteStorage(tmp_path / "x.db"), exported) as storage:
         await storage.set_many("ns", {f"k{i:02}": i for i in range(25)})
         with caplog.at_level(logging.ERROR):
             entries = storage.scan("ns", page_size=10)

@@ -6,13 +6,24 @@ editor and type checker get are part of the interface.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 from typing_extensions import assert_type
 
-from radaros import ChatHistory, Collection, Item, Scoped, Session, Sessions, StorageDriver
+from radaros import (
+    ChatHistory,
+    Collection,
+    Entry,
+    Item,
+    Scoped,
+    Session,
+    Sessions,
+    StorageDriver,
+    TTLEntry,
+)
 
 
 class Message(BaseModel):
@@ -22,7 +33,7 @@ class Message(BaseModel):
 
 
 async def typed_usage(storage: StorageDriver) -> None:
-    messages = storage.collection("messages", Message)
+    messages = Collection(storage, "messages", Message)
     assert_type(messages, Collection[Message])
     assert_type(await messages.get("m1"), Message | None)
     assert_type(await messages.get("m1", Message(role="a", text="b", at=datetime.now())), Message)
@@ -47,7 +58,7 @@ async def typed_usage(storage: StorageDriver) -> None:
     assert_type(await logs.get("l"), list[Message] | None)
     assert_type(await logs.append("l", []), int)
 
-    stamps = Scoped(storage, "tenant:1:").collection("stamps", datetime)
+    stamps = Collection(Scoped(storage, "tenant:1:"), "stamps", datetime)
     assert_type(await stamps.get("s"), datetime | None)
 
     sessions = Sessions(storage)
@@ -60,3 +71,22 @@ async def typed_usage(storage: StorageDriver) -> None:
     typed = ChatHistory(storage, "s", message_type=Message)
     assert_type(await typed.messages(last=5), list[Message])
     assert_type(await typed.add(Message(role="a", text="b", at=datetime.now())), int)
+
+
+def every_storage_is_a_key_value(driver: StorageDriver) -> None:
+    """mypy checks each against the Protocol: a missing or mistyped operation fails here."""
+    from radaros import InMemoryStorage, KeyValue, SqliteStorage, telemetry
+    from radaros.telemetry import Instrumented
+    from radaros.view import View
+
+    storages: list[KeyValue] = [
+        driver,
+        InMemoryStorage(),
+        SqliteStorage(":memory:"),
+        Scoped(driver, "tenant:1:"),
+        View(driver),
+        Instrumented(driver, None, None, None, False),
+        telemetry.instrument(Scoped(driver, "t:")),
+    ]
+    assert_type(storages[0].scan("ns"), AsyncIterator[Entry])
+    assert_type(storages[3].scan("ns", with_ttl=True), AsyncIterator[TTLEntry])

@@ -1,34 +1,39 @@
 """radaros: the storage layer for Python AI-agent applications.
 
-`from radaros import InMemoryStorage`; everything public also lives in `radaros.storage`.
+`from radaros import InMemoryStorage`: the drivers and their interface (`radaros.storage`)
+and the layers built on any `KeyValue` (typed collections, scopes, sessions and memory).
+The sync API, telemetry and data transfer are the modules `radaros.sync`,
+`radaros.telemetry` and `radaros.transfer`.
 """
 
-from radaros.storage import (
-    MEMORY_LONG,
-    MEMORY_SHORT,
-    SESSION_PREFIX,
+from radaros.collection import Collection, Item
+from radaros.scoped import Scoped
+from radaros.sessions import (
     ChatHistory,
-    Collection,
-    Entry,
-    InMemoryStorage,
-    InvalidKeyError,
-    Item,
-    MongoDBStorage,
-    PostgresStorage,
-    RedisStorage,
-    Scoped,
-    SerializationError,
     Session,
     SessionExistsError,
     SessionNotFoundError,
     Sessions,
+    Summaries,
+)
+from radaros.storage import (
+    MEMORY_LONG,
+    MEMORY_SHORT,
+    SESSION_PREFIX,
+    Entry,
+    InMemoryStorage,
+    InvalidKeyError,
+    KeyValue,
+    MongoDBStorage,
+    PostgresStorage,
+    RedisStorage,
+    SerializationError,
     SqliteStorage,
     StorageClosedError,
     StorageConnectionError,
     StorageDriver,
     StorageError,
     StorageNotInitializedError,
-    Summaries,
     TTLEntry,
     ValueTooLargeError,
     open_storage,
@@ -44,6 +49,7 @@ __all__ = [
     "InMemoryStorage",
     "InvalidKeyError",
     "Item",
+    "KeyValue",
     "MongoDBStorage",
     "PostgresStorage",
     "RedisStorage",
@@ -65,4 +71,4 @@ __all__ = [
     "open_storage",
 ]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"

@@ -1,5 +1,5 @@
 """`python -m radaros`: the radaros-storage command line."""
 
-from radaros.storage.cli import main
+from radaros.cli import main
 
 raise SystemExit(main())

@@ -17,13 +17,9 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, get_origin, overload
 
-from radaros.storage.base import DEFAULT_PAGE_SIZE
 from radaros.storage.errors import SerializationError
-from radaros.storage.validate import TTL, check_key, check_namespace
-
-if TYPE_CHECKING:
-    from radaros.scoped import Scoped
-    from radaros.storage.base import StorageDriver
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, KeyValue
+from radaros.storage.validate import check_key, check_namespace
 
 __all__ = ["Collection", "Item"]
 
@@ -74,7 +70,7 @@ class Collection(Generic[T]):
     `list[Message]`, `datetime`, ... `append` needs a list type. Needs `radaros[pydantic]`.
     """
 
-    def __init__(self, storage: StorageDriver | Scoped, namespace: str, type_: type[T]) -> None:
+    def __init__(self, storage: KeyValue, namespace: str, type_: type[T]) -> None:
         try:
             import pydantic
             import pydantic_core

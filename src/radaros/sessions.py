@@ -26,19 +26,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
-from radaros.storage.base import MEMORY_LONG, MEMORY_SHORT, SESSION_PREFIX
+from radaros.collection import Collection
 from radaros.storage.errors import SerializationError, StorageError
-from radaros.storage.validate import TTL, check_key, check_ttl
-
-if TYPE_CHECKING:
-    from typing import TypeAlias
-
-    from radaros.scoped import Scoped
-    from radaros.storage.base import StorageDriver
-
-    Store: TypeAlias = StorageDriver | Scoped
+from radaros.storage.protocol import MEMORY_LONG, MEMORY_SHORT, SESSION_PREFIX, TTL, KeyValue
+from radaros.storage.validate import check_key, check_ttl
 
 __all__ = [
     "SESSION_META",
@@ -126,7 +119,7 @@ class Sessions:
     messages and its summary.
     """
 
-    def __init__(self, storage: Store, *, ttl: TTL | None = None) -> None:
+    def __init__(self, storage: KeyValue, *, ttl: TTL | None = None) -> None:
         self.storage = storage
         check_ttl(ttl)
         self.ttl = ttl
@@ -245,7 +238,7 @@ class ChatHistory(Generic[M]):
     @overload
     def __init__(
         self: ChatHistory[dict[str, Any]],
-        storage: Store,
+        storage: KeyValue,
         session_id: str,
         *,
         max_messages: int | None = None,
@@ -255,7 +248,7 @@ class ChatHistory(Generic[M]):
     @overload
     def __init__(
         self,
-        storage: Store,
+        storage: KeyValue,
         session_id: str,
         *,
         message_type: type[M],
@@ -265,7 +258,7 @@ class ChatHistory(Generic[M]):
 
     def __init__(
         self,
-        storage: Store,
+        storage: KeyValue,
         session_id: str,
         *,
         message_type: Any = None,
@@ -283,8 +276,6 @@ class ChatHistory(Generic[M]):
         self.ttl = ttl
         self._type: Any = None
         if message_type is not None:
-            from radaros.collection import Collection
-
             # A collection of lists of messages does the validating; it is never written to.
             self._type = Collection(storage, MEMORY_SHORT, builtins.list[message_type])
 
@@ -363,7 +354,7 @@ def _is_history(stored: Any) -> bool:
 class Summaries:
     """Long-term summaries in `memory:long`, one per scope (a session's scope is its id)."""
 
-    def __init__(self, storage: Store, *, ttl: TTL | None = None) -> None:
+    def __init__(self, storage: KeyValue, *, ttl: TTL | None = None) -> None:
         check_ttl(ttl)
         self.storage = storage
         self.ttl = ttl

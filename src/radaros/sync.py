@@ -42,16 +42,14 @@ from collections.abc import (
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
+from radaros.collection import Collection, Item
 from radaros.sessions import ChatHistory, Session, Sessions, Summaries
-from radaros.storage.base import DEFAULT_PAGE_SIZE, Entry, StorageDriver, TTLEntry
 from radaros.storage.errors import StorageClosedError, StorageError
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, Entry, KeyValue, TTLEntry
 from radaros.storage.url import open_storage as open_async_storage
-from radaros.storage.validate import TTL
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-    from radaros.collection import Collection, Item
 
 __all__ = [
     "SyncChatHistory",
@@ -163,21 +161,39 @@ class _Loop:
 
 
 class SyncStorage:
-    """A driver's methods, blocking. `with` opens and closes; safe from many threads."""
+    """A storage's methods, blocking: around any `KeyValue` (a driver, a `Scoped` view, an
+    instrumented one). `with` opens and closes; safe from many threads."""
 
-    def __init__(self, driver: StorageDriver) -> None:
-        if not isinstance(driver, StorageDriver):
-            raise TypeError(f"driver must be a StorageDriver, not {type(driver).__name__}")
-        self.driver = driver
-        self._loop = _Loop(f"radaros-sync-{type(driver).__name__}")
+    def __init__(self, storage: KeyValue) -> None:
+        if not isinstance(storage, KeyValue) or isinstance(storage, SyncStorage):
+            raise TypeError(f"storage must be an async KeyValue, not {type(storage).__name__}")
+        self.storage = storage
+        self._owner: SyncStorage | None = None
+        self._loop = _Loop(f"radaros-sync-{type(storage).__name__}")
         self._lock = threading.Lock()
         # Dropped without close(): close the driver and end the thread (the finalizer
-        # holds the loop and the driver, never this object).
-        self._finalizer = weakref.finalize(self, _release, self._loop, driver, repr(self))
+        # holds the loop and the storage, never this object).
+        self._finalizer: weakref.finalize[Any, Any] | None = weakref.finalize(
+            self, _release, self._loop, storage, repr(self)
+        )
         self._finalizer.atexit = False  # at exit the daemon thread simply ends
 
+    def scoped(self, scope: str) -> SyncStorage:
+        """A blocking `Scoped` view: this storage's namespaces under `scope` only.
+
+        It runs on this storage's loop thread and shares its lifecycle (closing either
+        closes both), as an async `Scoped` view shares its driver's.
+        """
+        from radaros.scoped import Scoped
+
+        view = SyncStorage.__new__(SyncStorage)
+        view.storage = Scoped(self.storage, scope)
+        view._loop, view._lock, view._finalizer = self._loop, self._lock, None
+        view._owner = self  # keeps this storage (and its finalizer) alive while in use
+        return view
+
     def __repr__(self) -> str:
-        return f"SyncStorage({self.driver!r})"
+        return f"SyncStorage({self.storage!r})"
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run(coroutine)
@@ -188,7 +204,7 @@ class SyncStorage:
         """Open the driver on this storage's loop (idempotent); returns self. If opening
         fails, the storage is closed (its thread ends) and the error is raised."""
         try:
-            self._run(self.driver.initialize())
+            self._run(self.storage.initialize())
         except BaseException:
             with contextlib.suppress(Exception):
                 self.close()
@@ -208,13 +224,14 @@ class SyncStorage:
                 "given to update): close it after the call returns"
             )
         with self._lock:
-            self._finalizer.detach()
+            if self._finalizer is not None:
+                self._finalizer.detach()
             if self._loop.stopped:
                 return
             if os.getpid() != self._loop.pid:
                 self._loop.stop()
                 return
-            _close(self._loop, self.driver)
+            _close(self._loop, self.storage)
 
     @property
     def is_closed(self) -> bool:
@@ -234,27 +251,27 @@ class SyncStorage:
     # -- the driver's methods ----------------------------------------------------------------
 
     def get(self, namespace: str, key: str, default: Any = None) -> Any:
-        return self._run(self.driver.get(namespace, key, default))
+        return self._run(self.storage.get(namespace, key, default))
 
     def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
-        self._run(self.driver.set(namespace, key, value, ttl=ttl))
+        self._run(self.storage.set(namespace, key, value, ttl=ttl))
 
     def delete(self, namespace: str, key: str) -> bool:
-        return self._run(self.driver.delete(namespace, key))
+        return self._run(self.storage.delete(namespace, key))
 
     def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
-        return self._run(self.driver.list(namespace, prefix))
+        return self._run(self.storage.list(namespace, prefix))
 
     def ttl(self, namespace: str, key: str) -> float | None:
-        return self._run(self.driver.ttl(namespace, key))
+        return self._run(self.storage.ttl(namespace, key))
 
     def touch(self, namespace: str, key: str, ttl: TTL | None) -> bool:
-        return self._run(self.driver.touch(namespace, key, ttl))
+        return self._run(self.storage.touch(namespace, key, ttl))
 
     def get_many(
         self, namespace: str, keys: Iterable[str], default: Any = None
     ) -> builtins.list[Any]:
-        return self._run(self.driver.get_many(namespace, builtins.list(keys), default))
+        return self._run(self.storage.get_many(namespace, builtins.list(keys), default))
 
     def set_many(
         self,
@@ -264,10 +281,10 @@ class SyncStorage:
         ttl: TTL | None = None,
     ) -> None:
         pairs = dict(items) if isinstance(items, Mapping) else builtins.list(items)
-        self._run(self.driver.set_many(namespace, pairs, ttl=ttl))
+        self._run(self.storage.set_many(namespace, pairs, ttl=ttl))
 
     def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
-        return self._run(self.driver.delete_many(namespace, builtins.list(keys)))
+        return self._run(self.storage.delete_many(namespace, builtins.list(keys)))
 
     @overload
     def scan(
@@ -299,31 +316,31 @@ class SyncStorage:
     ) -> Iterator[Entry] | Iterator[TTLEntry]:
         """Entries in key order, a page per trip to the loop (arguments checked here)."""
         if with_ttl:
-            entries: AsyncIterator[Any] = self.driver.scan(
+            entries: AsyncIterator[Any] = self.storage.scan(
                 namespace, prefix, page_size=page_size, with_ttl=True
             )
         else:
-            entries = self.driver.scan(namespace, prefix, page_size=page_size)
+            entries = self.storage.scan(namespace, prefix, page_size=page_size)
         return _blocking(self._run, entries, page_size)
 
     def count(self, namespace: str, prefix: str | None = None) -> int:
-        return self._run(self.driver.count(namespace, prefix))
+        return self._run(self.storage.count(namespace, prefix))
 
     def clear(self, namespace: str, prefix: str | None = None) -> int:
-        return self._run(self.driver.clear(namespace, prefix))
+        return self._run(self.storage.clear(namespace, prefix))
 
     def namespaces(self, prefix: str | None = None) -> builtins.list[str]:
-        return self._run(self.driver.namespaces(prefix))
+        return self._run(self.storage.namespaces(prefix))
 
     def add(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> bool:
-        return self._run(self.driver.add(namespace, key, value, ttl=ttl))
+        return self._run(self.storage.add(namespace, key, value, ttl=ttl))
 
     def update(
         self, namespace: str, key: str, fn: Callable[[Any], Any], *, ttl: TTL | None = None
     ) -> Any:
         """Atomically store `fn(current or None)`; `fn` may run more than once (on the
         storage's loop thread)."""
-        return self._run(self.driver.update(namespace, key, fn, ttl=ttl))
+        return self._run(self.storage.update(namespace, key, fn, ttl=ttl))
 
     def append(
         self,
@@ -334,18 +351,18 @@ class SyncStorage:
         max_items: int | None = None,
         ttl: TTL | None = None,
     ) -> int:
-        return self._run(self.driver.append(namespace, key, items, max_items=max_items, ttl=ttl))
+        return self._run(self.storage.append(namespace, key, items, max_items=max_items, ttl=ttl))
 
     # -- the layers above --------------------------------------------------------------------
 
     def collection(self, namespace: str, type_: type[T]) -> SyncCollection[T]:
-        return SyncCollection(self, self.driver.collection(namespace, type_))
+        return SyncCollection(self, Collection(self.storage, namespace, type_))
 
     def sessions(self, *, ttl: TTL | None = None) -> SyncSessions:
-        return SyncSessions(self, Sessions(self.driver, ttl=ttl))
+        return SyncSessions(self, Sessions(self.storage, ttl=ttl))
 
     def summaries(self, *, ttl: TTL | None = None) -> SyncSummaries:
-        return SyncSummaries(self, Summaries(self.driver, ttl=ttl))
+        return SyncSummaries(self, Summaries(self.storage, ttl=ttl))
 
     @overload
     def history(
@@ -372,10 +389,10 @@ class SyncStorage:
     ) -> SyncChatHistory[Any]:
         history: ChatHistory[Any]
         if message_type is None:
-            history = ChatHistory(self.driver, session_id, max_messages=max_messages, ttl=ttl)
+            history = ChatHistory(self.storage, session_id, max_messages=max_messages, ttl=ttl)
         else:
             history = ChatHistory(
-                self.driver,
+                self.storage,
                 session_id,
                 message_type=message_type,
                 max_messages=max_messages,
@@ -384,7 +401,7 @@ class SyncStorage:
         return SyncChatHistory(self, history)
 
 
-def _close(loop: _Loop, driver: StorageDriver) -> None:
+def _close(loop: _Loop, driver: KeyValue) -> None:
     """Close the driver on its loop (bounded by CLOSE_WAIT_S), then stop the loop."""
     try:
         future = loop.submit(driver.close())
@@ -396,7 +413,7 @@ def _close(loop: _Loop, driver: StorageDriver) -> None:
         loop.stop()
 
 
-def _release(loop: _Loop, driver: StorageDriver, shown: str) -> None:
+def _release(loop: _Loop, driver: KeyValue, shown: str) -> None:
     """A dropped, unclosed SyncStorage: release its driver and thread, and say so."""
     if loop.stopped or os.getpid() != loop.pid:
         return

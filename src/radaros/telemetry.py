@@ -1,19 +1,22 @@
-"""OpenTelemetry spans and metrics, and slow-operation logs, for every driver.
+"""OpenTelemetry spans and metrics, and slow-operation logs, for any storage.
 
-When a driver opens, it looks at OpenTelemetry (`pip install 'radaros[otel]'`): if a tracer
-provider is configured it makes a CLIENT span per operation, and if a meter provider is
-configured it records `db.client.operation.duration` (seconds). Both use the database
-semantic conventions: `db.system.name`, `db.operation.name` (the method: `get`, `set`...),
-`db.namespace` (the database, where there is one), `error.type` on failure; spans also
-carry `radaros.namespace`. Keys are recorded (`radaros.key`) only after
-`configure(record_keys=True)`; values never are.
+`instrument(storage)` returns an `Instrumented` view of any `KeyValue` (a driver, a
+`Scoped` view, ...) that makes a CLIENT span per operation when a tracer provider is
+configured, and records `db.client.operation.duration` (seconds) when a meter provider is.
+Both follow the database semantic conventions: `db.system.name`, `db.operation.name` (the
+method: `get`, `set`...), `db.namespace` (the database, where there is one), `error.type`
+on failure; spans also carry `radaros.namespace`. Keys are recorded (`radaros.key`) only
+with `record_keys=True`; values never are.
 
-With neither provider configured (or without opentelemetry installed) nothing is wrapped
-and an operation costs what it did. So configure OpenTelemetry before opening storages
-(as `opentelemetry-instrument` and the usual SDK set-up do).
+```python
+storage = telemetry.instrument(open_storage(url))          # global providers
+storage = telemetry.instrument(driver, tracer_provider=tp, slow_operation_s=0.5)
+```
 
-`configure(slow_operation_s=0.5)` logs a WARNING on the `radaros` logger for every
-operation slower than that, with or without OpenTelemetry.
+The providers are the ones given, else OpenTelemetry's global ones at the time of the
+call. With none configured and no `slow_operation_s`, `instrument` returns the storage
+itself: nothing is wrapped and an operation costs what it did. Each view has its own
+settings; nothing is process-wide.
 """
 
 from __future__ import annotations
@@ -22,83 +25,52 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from radaros.storage.base import StorageDriver
+from radaros.storage.protocol import OPERATIONS, KeyValue
+from radaros.view import View
 
-__all__ = ["OPERATIONS", "configure"]
+__all__ = ["OPERATIONS", "Instrumented", "instrument"]
 
 logger = logging.getLogger("radaros.storage")
 
-OPERATIONS = (
-    "get",
-    "set",
-    "delete",
-    "list",
-    "ttl",
-    "touch",
-    "get_many",
-    "set_many",
-    "delete_many",
-    "count",
-    "clear",
-    "namespaces",
-    "add",
-    "update",
-    "append",
-)
-"""The driver methods that get a span each (and `scan`, one span for the whole scan)."""
 KEYED = frozenset({"get", "set", "delete", "ttl", "touch", "add", "update", "append"})
 INSTRUMENTATION = "radaros"
+T = TypeVar("T")
 
 
-@dataclass
-class Settings:
-    record_keys: bool = False
-    slow_operation_s: float | None = None
-    tracer_provider: Any = None
-    meter_provider: Any = None
-
-
-SETTINGS = Settings()
-_UNSET: Any = object()
-
-
-def configure(
+def instrument(
+    storage: KeyValue,
     *,
-    record_keys: bool = _UNSET,
-    slow_operation_s: float | None = _UNSET,
-    tracer_provider: Any = _UNSET,
-    meter_provider: Any = _UNSET,
-) -> None:
-    """Process-wide settings, read by drivers when they open.
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    record_keys: bool = False,
+    slow_operation_s: float | None = None,
+) -> KeyValue:
+    """`storage` with a span and a duration per operation, and slow operations logged.
 
     `record_keys=True` adds the key to spans (`radaros.key`): keys can be personal data,
     so it is off by default. `slow_operation_s` logs operations slower than that many
-    seconds at WARNING (None: off, the default). `tracer_provider` / `meter_provider`
-    are used instead of OpenTelemetry's global ones (None: the global ones again).
+    seconds at WARNING on the `radaros` logger (None: off). Without a configured provider
+    and without `slow_operation_s`, the storage itself is returned (no cost).
     """
-    if tracer_provider is not _UNSET:
-        SETTINGS.tracer_provider = tracer_provider
-    if meter_provider is not _UNSET:
-        SETTINGS.meter_provider = meter_provider
-    if record_keys is not _UNSET:
-        if not isinstance(record_keys, bool):
-            raise TypeError(f"record_keys must be a bool, not {type(record_keys).__name__}")
-        SETTINGS.record_keys = record_keys
-    if slow_operation_s is not _UNSET:
-        if slow_operation_s is not None and (
-            isinstance(slow_operation_s, bool)
-            or not isinstance(slow_operation_s, (int, float))
-            or not slow_operation_s > 0
-        ):
-            raise ValueError(f"slow_operation_s must be > 0 or None, not {slow_operation_s!r}")
-        SETTINGS.slow_operation_s = slow_operation_s
+    if not isinstance(record_keys, bool):
+        raise TypeError(f"record_keys must be a bool, not {type(record_keys).__name__}")
+    if slow_operation_s is not None and (
+        isinstance(slow_operation_s, bool)
+        or not isinstance(slow_operation_s, (int, float))
+        or not slow_operation_s > 0
+    ):
+        raise ValueError(f"slow_operation_s must be > 0 or None, not {slow_operation_s!r}")
+    if not isinstance(storage, KeyValue):
+        raise TypeError(f"storage must be a KeyValue, not {type(storage).__name__}")
+    tracer, histogram = _providers(tracer_provider, meter_provider)
+    if tracer is None and histogram is None and slow_operation_s is None:
+        return storage
+    return Instrumented(storage, tracer, histogram, slow_operation_s, record_keys)
 
 
-def _providers() -> tuple[Any, Any]:
+def _providers(tracer_provider: Any, meter_provider: Any) -> tuple[Any, Any]:
     """(tracer, duration histogram), each None unless its provider is configured."""
     try:
         from opentelemetry import metrics, trace
@@ -107,11 +79,11 @@ def _providers() -> tuple[Any, Any]:
     from radaros import __version__
 
     tracer = None
-    tracer_provider = SETTINGS.tracer_provider or trace.get_tracer_provider()
+    tracer_provider = tracer_provider or trace.get_tracer_provider()
     if not isinstance(tracer_provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         tracer = tracer_provider.get_tracer(INSTRUMENTATION, __version__)
     histogram = None
-    meter_provider = SETTINGS.meter_provider or metrics.get_meter_provider()
+    meter_provider = meter_provider or metrics.get_meter_provider()
     if type(meter_provider).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider"):
         histogram = meter_provider.get_meter(INSTRUMENTATION, __version__).create_histogram(
             "db.client.operation.duration",
@@ -121,46 +93,55 @@ def _providers() -> tuple[Any, Any]:
     return tracer, histogram
 
 
-def instrument(driver: StorageDriver) -> None:
-    """Wrap the driver's operations when a provider is configured or slow operations are
-    logged; otherwise leave them untouched (no cost)."""
-    tracer, histogram = _providers()
-    slow_s = SETTINGS.slow_operation_s
-    if tracer is None and histogram is None and slow_s is None:
-        return
-    common: dict[str, Any] = {"db.system.name": driver.db_system}
-    database = driver._db_namespace()
-    if database:
-        common["db.namespace"] = database
-    probe = _Probe(driver, tracer, histogram, slow_s, SETTINGS.record_keys, common)
-    for operation in OPERATIONS:
-        setattr(driver, operation, probe.wrap(operation, getattr(driver, operation)))
-    setattr(driver, "scan", probe.wrap_scan(driver.scan))  # noqa: B010 (an instance attribute)
+def _driver_of(storage: KeyValue) -> Any:
+    """The storage under any views."""
+    inner: Any = storage
+    while isinstance(inner, View):
+        inner = inner.storage
+    return inner
 
 
-class _Probe:
+class Instrumented(View):
+    """A `KeyValue` whose every operation is measured (see `instrument`)."""
+
     def __init__(
         self,
-        driver: StorageDriver,
+        storage: KeyValue,
         tracer: Any,
         histogram: Any,
-        slow_s: float | None,
+        slow_operation_s: float | None,
         record_keys: bool,
-        common: dict[str, Any],
     ) -> None:
-        self.driver = driver
+        super().__init__(storage)
         self.tracer = tracer
         self.histogram = histogram
-        self.slow_s = slow_s
+        self.slow_s = slow_operation_s
         self.record_keys = record_keys
-        self.common = common
+        self._driver = _driver_of(storage)
+        self._common: dict[str, Any] = {
+            "db.system.name": getattr(self._driver, "db_system", "radaros")
+        }
+        self._has_database = False
         if tracer is not None:
             from opentelemetry.trace import SpanKind, StatusCode
 
             self.client = SpanKind.CLIENT
             self.error_status = StatusCode.ERROR
 
-    def span(self, operation: str, args: tuple[Any, ...], *, current: bool = True) -> Any:
+    @property
+    def common(self) -> dict[str, Any]:
+        """The attributes of every span and measurement. The database is known once the
+        driver is open (MongoDB learns it then), so it is looked up until it is."""
+        if not self._has_database:
+            database = getattr(self._driver, "db_namespace", None)
+            if isinstance(database, str) and database:
+                self._common["db.namespace"] = database
+                self._has_database = True
+        return self._common
+
+    def span(
+        self, operation: str, namespace: str | None, key: str | None, *, current: bool = True
+    ) -> Any:
         """A context manager for the operation's span (None inside when not tracing).
 
         `current=False` for a scan: a scan is an async generator, resumed by whichever task
@@ -171,10 +152,10 @@ class _Probe:
         if self.tracer is None:
             return contextlib.nullcontext()
         attributes = {**self.common, "db.operation.name": operation}
-        if args and operation != "namespaces":
-            attributes["radaros.namespace"] = args[0]
-        if self.record_keys and operation in KEYED and len(args) > 1:
-            attributes["radaros.key"] = args[1]
+        if namespace is not None:
+            attributes["radaros.namespace"] = namespace
+        if self.record_keys and operation in KEYED and key is not None:
+            attributes["radaros.key"] = key
         # Exceptions are recorded by `failed`: their messages can quote keys.
         options: dict[str, Any] = {
             "kind": self.client,
@@ -199,7 +180,7 @@ class _Probe:
             span.add_event("exception", {"exception.type": name})
 
     def done(
-        self, operation: str, args: tuple[Any, ...], started: float, error: BaseException | None
+        self, operation: str, namespace: str | None, started: float, error: BaseException | None
     ) -> None:
         elapsed = time.perf_counter() - started
         if self.histogram is not None:
@@ -208,49 +189,38 @@ class _Probe:
                 attributes["error.type"] = type(error).__qualname__
             self.histogram.record(elapsed, attributes)
         if self.slow_s is not None and elapsed > self.slow_s:
-            namespace = args[0] if args and operation != "namespaces" else None
             logger.warning(
                 "%s: %s in namespace %r took %.3f s (slow_operation_s=%s)",
-                repr(self.driver),
+                repr(self.storage),
                 operation,
                 namespace,
                 elapsed,
                 self.slow_s,
             )
 
-    def wrap(
-        self, operation: str, method: Callable[..., Awaitable[Any]]
-    ) -> Callable[..., Awaitable[Any]]:
-        async def measured(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            error: BaseException | None = None
-            with self.span(operation, args) as span:
-                try:
-                    return await method(*args, **kwargs)
-                except BaseException as exc:
-                    error = exc
-                    self.failed(span, exc)
-                    raise
-                finally:
-                    self.done(operation, args, started, error)
-
-        measured.__doc__ = method.__doc__
-        return measured
-
-    def wrap_scan(self, method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
-        def scan(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            entries = method(*args, **kwargs)  # arguments checked now, as unwrapped
-            return self._scanned(entries, args)
-
-        scan.__doc__ = method.__doc__
-        return scan
-
-    async def _scanned(
-        self, entries: AsyncIterator[Any], args: tuple[Any, ...]
-    ) -> AsyncIterator[Any]:
+    async def _call(
+        self,
+        operation: str,
+        namespace: str | None,
+        key: str | None,
+        call: Callable[[], Awaitable[T]],
+    ) -> T:
         started = time.perf_counter()
         error: BaseException | None = None
-        with self.span("scan", args, current=False) as span:
+        with self.span(operation, namespace, key) as span:
+            try:
+                return await call()
+            except BaseException as exc:
+                error = exc
+                self.failed(span, exc)
+                raise
+            finally:
+                self.done(operation, namespace, started, error)
+
+    async def _scanned(self, namespace: str, entries: AsyncIterator[T]) -> AsyncIterator[T]:
+        started = time.perf_counter()
+        error: BaseException | None = None
+        with self.span("scan", namespace, None, current=False) as span:
             try:
                 async for entry in entries:
                     yield entry
@@ -261,4 +231,4 @@ class _Probe:
                 self.failed(span, exc)
                 raise
             finally:
-                self.done("scan", args, started, error)
+                self.done("scan", namespace, started, error)

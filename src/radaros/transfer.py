@@ -32,12 +32,7 @@ from radaros.storage.errors import InvalidKeyError, SerializationError
 from radaros.storage.validate import check_key, check_namespace, check_prefix, check_ttl
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
-    from radaros.scoped import Scoped
-    from radaros.storage.base import StorageDriver
-
-    Store: TypeAlias = StorageDriver | Scoped
+    from radaros.storage.protocol import KeyValue
 
 __all__ = ["TransferReport", "copy", "export", "import_lines", "records"]
 
@@ -71,14 +66,14 @@ def _check_size(name: str, size: object) -> int:
     return size
 
 
-async def _chosen(storage: Store, namespaces: Sequence[str] | None) -> list[str]:
+async def _chosen(storage: KeyValue, namespaces: Sequence[str] | None) -> list[str]:
     if namespaces is None:
         return await storage.namespaces()
     return sorted({check_namespace(name) for name in namespaces})
 
 
 async def records(
-    storage: Store,
+    storage: KeyValue,
     *,
     namespaces: Sequence[str] | None = None,
     prefix: str | None = None,
@@ -100,7 +95,7 @@ async def records(
 
 
 async def export(
-    storage: Store,
+    storage: KeyValue,
     out: TextIO,
     *,
     namespaces: Sequence[str] | None = None,
@@ -147,7 +142,7 @@ def parse_record(line: str, number: int) -> dict[str, Any]:
 
 
 async def _write(
-    storage: Store,
+    storage: KeyValue,
     batch: list[dict[str, Any]],
     skip_existing: bool,
     report: TransferReport,
@@ -222,7 +217,7 @@ def _by_expiry(batch: list[dict[str, Any]]) -> list[tuple[tuple[str, float | Non
 
 
 async def import_lines(
-    storage: Store,
+    storage: KeyValue,
     lines: Iterable[str],
     *,
     skip_existing: bool = False,
@@ -281,8 +276,8 @@ def _stopped_at(exc: Exception, number: int, report: TransferReport) -> Exceptio
 
 
 async def copy(
-    source: Store,
-    destination: Store,
+    source: KeyValue,
+    destination: KeyValue,
     *,
     namespaces: Sequence[str] | None = None,
     prefix: str | None = None,

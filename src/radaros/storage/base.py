@@ -63,9 +63,17 @@ from radaros.storage.errors import (
     StorageError,
     StorageNotInitializedError,
 )
+from radaros.storage.protocol import (
+    DEFAULT_PAGE_SIZE,
+    MEMORY_LONG,
+    MEMORY_SHORT,
+    SESSION_PREFIX,
+    TTL,
+    Entry,
+    TTLEntry,
+)
 from radaros.storage.secrets import check_url, option_shown, redact, url_secrets, wrap_error
 from radaros.storage.validate import (
-    TTL,
     check_key,
     check_namespace,
     check_prefix,
@@ -74,12 +82,9 @@ from radaros.storage.validate import (
     option_names,
     split_query,
 )
-from radaros.telemetry import instrument
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-    from radaros.collection import Collection
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -104,14 +109,6 @@ _running_loop = asyncio.get_running_loop
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MEMORY_SHORT = "memory:short"
-"""Reserved namespace: short-term conversation messages."""
-MEMORY_LONG = "memory:long"
-"""Reserved namespace: long-term summaries."""
-SESSION_PREFIX = "session:"
-"""Reserved namespace prefix: session metadata (`session:<id>`)."""
-
-DEFAULT_PAGE_SIZE = 500
 SWEEP_INTERVAL_S = 60.0
 """How often (at most) a write starts a background deletion of expired entries."""
 SWEEP_BATCH = 1000
@@ -122,21 +119,6 @@ DRAIN_TIMEOUT_S = 2.0
 """How long close() lets calls already in flight finish before it releases connections."""
 RETRY_BASE_S = 0.0005
 RETRY_CAP_S = 0.05
-
-
-class Entry(NamedTuple):
-    """One live key and its value; unpacks as `key, value`."""
-
-    key: str
-    value: Any
-
-
-class TTLEntry(NamedTuple):
-    """One live key, its value and its seconds to live (`math.inf`: never expires)."""
-
-    key: str
-    value: Any
-    ttl: float
 
 
 class ErrorRule(NamedTuple):
@@ -280,12 +262,6 @@ class StorageDriver(abc.ABC):
             with contextlib.suppress(Exception):
                 abort()
 
-    def collection(self, namespace: str, type_: type[T]) -> Collection[T]:
-        """A typed view of one namespace: `Collection(self, namespace, type_)`."""
-        from radaros.collection import Collection
-
-        return Collection(self, namespace, type_)
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     @property
@@ -309,8 +285,13 @@ class StorageDriver(abc.ABC):
                 source=self,
             )
 
+    @property
+    def db_namespace(self) -> str | None:
+        """The database (SQLite file, PostgreSQL database, ...), for telemetry's
+        `db.namespace`; None where there is none."""
+        return self._db_namespace()
+
     def _db_namespace(self) -> str | None:
-        """The database, for telemetry's `db.namespace` (None where there is none)."""
         return None
 
     def _holds_resources(self) -> bool:
@@ -329,7 +310,6 @@ class StorageDriver(abc.ABC):
             if self.binds_event_loop:
                 self._loop = asyncio.get_running_loop()
             self._state = State.OPEN
-            instrument(self)
 
     async def close(self) -> None:
         """Release connections and files; idempotent, and bounded even with work in flight.

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from radaros.storage.errors import InvalidKeyError
+from radaros.storage.protocol import TTL
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -35,7 +36,6 @@ __all__ = [
     "split_query",
 ]
 
-TTL = int | float | timedelta
 
 NEVER_EXPIRES_AT = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 """An expiry after this instant (Unix seconds) means "never": every backend can store it."""

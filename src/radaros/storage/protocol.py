@@ -1,0 +1,196 @@
+"""`KeyValue`: the whole storage interface as one `typing.Protocol`.
+
+Every driver implements it (`StorageDriver`), and so does every driver-shaped view
+(`Scoped`, `telemetry.Instrumented`). Every layer above the drivers (typed collections,
+sessions and memory, transfer, the sync facade, the framework integrations) takes any
+`KeyValue`, so the pieces compose in any order: `SyncStorage(Scoped(instrument(driver),
+"tenant:acme:"))`.
+
+A view's lifecycle methods act on what it wraps: `async with Scoped(driver, "t:")` opens
+and closes `driver`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, overload, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MEMORY_LONG",
+    "MEMORY_SHORT",
+    "OPERATIONS",
+    "SESSION_PREFIX",
+    "TTL",
+    "Entry",
+    "KeyValue",
+    "TTLEntry",
+]
+
+TTL = int | float | timedelta
+"""Seconds (`int`/`float` > 0) or a `timedelta` > 0."""
+
+MEMORY_SHORT = "memory:short"
+"""Reserved namespace: short-term conversation messages."""
+MEMORY_LONG = "memory:long"
+"""Reserved namespace: long-term summaries."""
+SESSION_PREFIX = "session:"
+"""Reserved namespace prefix: session metadata (`session:<id>`)."""
+
+DEFAULT_PAGE_SIZE = 500
+"""Entries per page of `scan` unless `page_size` says otherwise."""
+
+
+class Entry(NamedTuple):
+    """One live key and its value; unpacks as `key, value`."""
+
+    key: str
+    value: Any
+
+
+class TTLEntry(NamedTuple):
+    """One live key, its value and its seconds to live (`math.inf`: never expires)."""
+
+    key: str
+    value: Any
+    ttl: float
+
+
+@runtime_checkable
+class KeyValue(Protocol):
+    """The storage interface: what every driver and every driver-shaped view offers.
+
+    The behaviour of each method is the driver's (see `StorageDriver`); this class only
+    fixes the shape, so that mypy checks every implementation and every caller.
+    """
+
+    async def initialize(self) -> None:
+        """Create what the backend needs; idempotent."""
+
+    async def close(self) -> None:
+        """Release connections and files; idempotent."""
+
+    async def __aenter__(self) -> Self:
+        """`initialize()`, then the storage itself."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """`close()`."""
+
+    async def get(self, namespace: str, key: str, default: Any = None) -> Any:
+        """The stored value, or `default` when absent or expired."""
+
+    async def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
+        """Store the value, replacing value and expiry."""
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        """Remove the key; True if a live entry was removed."""
+
+    async def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
+        """Every live entry whose key starts with `prefix`, ascending by key."""
+
+    async def ttl(self, namespace: str, key: str) -> float | None:
+        """Seconds left (`math.inf`: never); None when absent or expired."""
+
+    async def touch(self, namespace: str, key: str, ttl: TTL | None) -> bool:
+        """Set a live entry's expiry without rewriting it; False when absent."""
+
+    async def get_many(
+        self, namespace: str, keys: Iterable[str], default: Any = None
+    ) -> builtins.list[Any]:
+        """Values aligned with `keys` (`default` where absent)."""
+
+    async def set_many(
+        self,
+        namespace: str,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        ttl: TTL | None = None,
+    ) -> None:
+        """Store every item; all are checked before anything is written."""
+
+    async def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
+        """Remove the keys; how many live entries were removed."""
+
+    @overload
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: Literal[False] = False,
+    ) -> AsyncIterator[Entry]: ...
+
+    @overload
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: Literal[True],
+    ) -> AsyncIterator[TTLEntry]: ...
+
+    def scan(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        with_ttl: bool = False,
+    ) -> AsyncIterator[Entry] | AsyncIterator[TTLEntry]:
+        """Entries in key order, a page at a time (arguments are checked at the call)."""
+        ...
+
+    async def count(self, namespace: str, prefix: str | None = None) -> int:
+        """Number of live keys starting with `prefix`."""
+
+    async def clear(self, namespace: str, prefix: str | None = None) -> int:
+        """Delete the keys starting with `prefix`; how many live ones."""
+
+    async def namespaces(self, prefix: str | None = None) -> builtins.list[str]:
+        """Sorted namespaces holding a live key (starting with `prefix`)."""
+
+    async def add(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> bool:
+        """Store only if absent or expired; True if it stored."""
+
+    async def update(
+        self,
+        namespace: str,
+        key: str,
+        fn: Callable[[Any], Any] | Callable[[Any], Awaitable[Any]],
+        *,
+        ttl: TTL | None = None,
+    ) -> Any:
+        """Atomically store `fn(current or None)` and return it."""
+
+    async def append(
+        self,
+        namespace: str,
+        key: str,
+        items: Sequence[Any],
+        *,
+        max_items: int | None = None,
+        ttl: TTL | None = None,
+    ) -> int:
+        """Atomically append to the list at `key`; the new length."""
+
+
+LIFECYCLE = ("initialize", "close")
+OPERATIONS: tuple[str, ...] = tuple(
+    name
+    for name in vars(KeyValue)
+    if not name.startswith("_") and callable(vars(KeyValue)[name]) and name not in LIFECYCLE
+)
+"""The data operations of `KeyValue`, in the order above (`get` ... `append`)."""
