@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from radaros.storage.redis import Scripts
+from radaros.storage.redis_scripts import Scripts
 from radaros.storage.validate import prefix_upper_bound
 
 NS = "bench"
@@ -37,7 +37,7 @@ class RedisRaw:
         return await self.client.evalsha(self.sha[script], len(keys), *keys, namespace, *args)
 
     async def set(self, key: str, value: Any) -> None:
-        await self.run("put", NS, "", key, json.dumps(value), writes=True)
+        await self.run("put", NS, 0, key, json.dumps(value), writes=True)
 
     async def get(self, key: str) -> Any:
         raw = await self.run("get", NS, key)
@@ -45,7 +45,7 @@ class RedisRaw:
 
     async def set_many(self, items: dict[str, Any]) -> None:
         pairs = [part for key, value in items.items() for part in (key, json.dumps(value))]
-        await self.run("put", NS, "", *pairs, writes=True)
+        await self.run("put", NS, 0, *pairs, writes=True)
 
     async def get_many(self, keys: list[str]) -> list[Any]:
         found = await self.run("get_many", NS, *keys)
@@ -63,9 +63,9 @@ class RedisRaw:
             raw = await self.run("get", NS, key)
             value = change(None if raw is None else json.loads(raw))
             if raw is None:
-                if await self.run("add", NS, key, json.dumps(value), "", writes=True) != -1:
+                if await self.run("add", NS, key, json.dumps(value), 0, writes=True) != -1:
                     return value
-            elif await self.run("replace_if", NS, key, raw, json.dumps(value), "keep") == 1:
+            elif await self.run("replace_if", NS, key, raw, json.dumps(value)) == 1:
                 return value
 
     async def increment(self, key: str) -> Any:

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
 from radaros.storage.base import StorageDriver
+from radaros.storage.schemes import DEFAULT_URL, ENV_VAR, open_storage
 from radaros.storage.secrets import holds_secret_parameter, redact, scrub, url_secrets
-from radaros.storage.url import DEFAULT_URL, ENV_VAR, open_storage
 
 __all__ = ["main"]
 

@@ -46,7 +46,7 @@ from radaros.collection import Collection, Item
 from radaros.sessions import ChatHistory, Session, Sessions, Summaries
 from radaros.storage.errors import StorageClosedError, StorageError
 from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, Entry, KeyValue, TTLEntry
-from radaros.storage.url import open_storage as open_async_storage
+from radaros.storage.schemes import open_storage as open_async_storage
 
 if TYPE_CHECKING:
     from typing_extensions import Self

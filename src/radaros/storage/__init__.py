@@ -28,8 +28,8 @@ from radaros.storage.protocol import (
     TTLEntry,
 )
 from radaros.storage.redis import RedisStorage
+from radaros.storage.schemes import open_storage
 from radaros.storage.sqlite import SqliteStorage
-from radaros.storage.url import open_storage
 
 __all__ = [
     "MEMORY_LONG",

@@ -1,39 +1,13 @@
-"""`StorageDriver`: the one file a driver author reads.
+"""`StorageDriver`: the public methods every driver shares.
 
-Public methods live here and are never overridden: they check arguments, encode values,
-enforce the lifecycle and then call a few primitives that a driver implements. Primitives
-receive checked `str`s, *stored* values and `ttl` in seconds, and only talk to the backend.
-
-The stored form of a value is what `_dump(value)` makes: by default the strict JSON text
-from `codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`/`_load`
-to keep another form (MongoDB keeps readable documents), as long as `_dump` applies the
-codec's checks and `_replace_if` can compare what `_get` returned.
-
-`ttl` reaching a primitive is seconds (`float`) or None for "never expires", except in
-`_replace_if`, where None keeps the entry's expiry and `math.inf` means "never".
-
-Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
-`_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
-speed): `_initialize`, `_get_many`, `_ttl`, `_count`, `_clear`, `_sweep_batch`.
-
-Hooks and class attributes a driver may define:
-
-* `requires_initialize`: operations before `initialize()` raise (server drivers).
-* `binds_event_loop`: the driver's connections belong to the loop that opened it; use
-  from another loop raises a StorageError that says what to do.
-* `max_value_bytes`: largest stored value; larger raises ValueTooLargeError.
-* `_describe()`: where the data lives, safe to show; used by `repr` and messages.
-* `_opened_partially()`: whether `close()` must release what a failed `initialize` left.
-* `_holds_resources()`: whether dropping an unclosed driver leaks something (ResourceWarning).
-* `_error_rules()`: the table that turns backend exceptions into StorageErrors; whatever
-  it misses still becomes a StorageError, so a backend exception never escapes.
-* `_split_url(url)`: constructor arguments and radaros options from a URL (`from_url`).
-* `_dump`/`_load`: the stored form (see above).
+They are never overridden: they check arguments, encode values, enforce the lifecycle and
+then call the primitives a driver implements (`radaros.storage.primitives`, the file a
+driver author reads). So checks, encoding and error translation run once, before any I/O,
+identically on every driver.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import builtins
 import contextlib
@@ -54,15 +28,17 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
 
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
+    ErrorRule,
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     StorageNotInitializedError,
 )
+from radaros.storage.primitives import KEEP_EXPIRY, Keep, Primitives
 from radaros.storage.protocol import (
     DEFAULT_PAGE_SIZE,
     MEMORY_LONG,
@@ -72,16 +48,9 @@ from radaros.storage.protocol import (
     Entry,
     TTLEntry,
 )
-from radaros.storage.secrets import check_url, option_shown, redact, url_secrets, wrap_error
-from radaros.storage.validate import (
-    check_key,
-    check_namespace,
-    check_prefix,
-    check_ttl,
-    coerce_options,
-    option_names,
-    split_query,
-)
+from radaros.storage.secrets import redact, url_secrets, wrap_error
+from radaros.storage.url import driver_arguments
+from radaros.storage.validate import check_key, check_namespace, check_prefix, check_ttl
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -121,42 +90,14 @@ RETRY_BASE_S = 0.0005
 RETRY_CAP_S = 0.05
 
 
-class ErrorRule(NamedTuple):
-    """One row of a driver's error table (httpx's `map_httpcore_exceptions` is the model).
-
-    `match` is an exception class, a tuple of them, or a predicate; the first matching
-    row wins. `message` may name `{where}` (the driver's `_describe()`).
-    """
-
-    match: type[BaseException] | tuple[type[BaseException], ...] | Callable[[Exception], bool]
-    error: type[StorageError]
-    message: str
-    detail: Callable[[Exception], str] | None = None
-    """The backend's words, shortened (default: the first line of its message)."""
-
-    def matches(self, exc: Exception) -> bool:
-        if isinstance(self.match, (type, tuple)):
-            return isinstance(exc, self.match)
-        return self.match(exc)
-
-
 class State(enum.Enum):
     NEW = "new"
     OPEN = "open"
     CLOSED = "closed"
 
 
-class StorageDriver(abc.ABC):
+class StorageDriver(Primitives):
     """One async key-value interface; checks, JSON, TTL and lifecycle live here."""
-
-    requires_initialize: ClassVar[bool] = False
-    """Server drivers refuse operations until `initialize()`; embedded ones open lazily."""
-    binds_event_loop: ClassVar[bool] = False
-    """The driver's connections belong to the event loop that ran `initialize()`."""
-    max_value_bytes: ClassVar[int | None] = None
-    db_system: ClassVar[str] = "radaros"
-    """`db.system.name` in telemetry (the OpenTelemetry well-known value where there is one)."""
-    """Largest encoded value (UTF-8 bytes) the backend stores; larger raises ValueTooLargeError."""
 
     def __init__(self) -> None:
         self._state = State.NEW
@@ -190,11 +131,7 @@ class StorageDriver(abc.ABC):
         @functools.wraps(init)
         def __init__(self: StorageDriver, *args: Any, **options: Any) -> None:
             if args and isinstance(args[0], str) and "://" in args[0]:
-                check_url(args[0])
-                arguments, raw = cls._split_url(args[0])
-                if raw:
-                    found = coerce_options(cls, raw, args[0])
-                    options = {**found, **options}
+                arguments, options = driver_arguments(cls, args[0], options)
                 args = (*arguments, *args[1:])
             init(self, *args, **options)
 
@@ -203,40 +140,16 @@ class StorageDriver(abc.ABC):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """A driver for `url`; options come from its query string and `options` (which win)."""
-        check_url(url)
-        arguments, raw = cls._split_url(url)
-        return cls(*arguments, **{**coerce_options(cls, raw, url), **options})
-
-    @classmethod
-    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
-        """Constructor arguments for `url`, and the radaros options in its query string."""
-        rest, raw = split_query(url)
-        return (rest,), raw
-
-    @classmethod
-    def _take_options(
-        cls, url: str, backend: str, backend_parameters: frozenset[str] | None
-    ) -> tuple[str, dict[str, str]]:
-        """`(url without radaros's options, those options)`. The backend's own parameters
-        stay in the URL; with `backend_parameters`, any other one is refused by name."""
-        names = option_names(cls)
-        rest, ours = split_query(url, names)
-        unknown = sorted(set(split_query(rest)[1]) - (backend_parameters or set()))
-        if backend_parameters is not None and unknown:
-            known = ", ".join(sorted(names | backend_parameters))
-            raise ValueError(
-                f"unknown option {option_shown(url, unknown[0])} in the {backend} URL; "
-                f"known options: {known}"
-            )
-        return rest, ours
+        """A driver for `url`; options come from its query string and `options` (which win).
+        The URL is checked and split once, by the constructor."""
+        # A driver constructor takes the URL (the base class takes nothing).
+        return cls(url, **options)  # type: ignore[call-arg]
 
     def _adopt(self, url_or_client: str | T) -> T | None:
         """Remember where the connection comes from: a URL is owned (and closed by the
         driver), anything else is a borrowed client or pool (never closed here). The URL
         arrives without radaros's options (the constructor's wrapper took them)."""
         if isinstance(url_or_client, str):
-            check_url(url_or_client)
             self._url = url_or_client
             self._secrets = url_secrets(url_or_client)
             self._owns_client = True
@@ -268,10 +181,6 @@ class StorageDriver(abc.ABC):
     def is_closed(self) -> bool:
         return self._state is State.CLOSED
 
-    def _describe(self) -> str:
-        """Where the data lives, safe to show (no secret): used by repr and messages."""
-        return ""
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._describe()!r}, state={self._state.value})"
 
@@ -290,13 +199,6 @@ class StorageDriver(abc.ABC):
         """The database (SQLite file, PostgreSQL database, ...), for telemetry's
         `db.namespace`; None where there is none."""
         return self._db_namespace()
-
-    def _db_namespace(self) -> str | None:
-        return None
-
-    def _holds_resources(self) -> bool:
-        """True when an open driver holds connections, threads or files (not memory)."""
-        return True
 
     async def initialize(self) -> None:
         """Create tables, collections and indexes; idempotent and safe to run concurrently."""
@@ -343,10 +245,6 @@ class StorageDriver(abc.ABC):
             else:
                 return
             raise error
-
-    def _opened_partially(self) -> bool:
-        """True when `_initialize` may have acquired resources without finishing."""
-        return True
 
     def _check_loop(self) -> None:
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
@@ -643,7 +541,7 @@ class StorageDriver(abc.ABC):
         def apply(current: Any) -> Any:
             return fn(None if current is None else self._load(current))
 
-        stored = await self._update_loop(namespace, key, apply, seconds)
+        stored = await self._update_loop(namespace, key, apply, _expiry_change(seconds))
         return self._load(stored)
 
     async def append(
@@ -687,7 +585,7 @@ class StorageDriver(abc.ABC):
             return combined
 
         await self._ready()
-        await self._update_loop(namespace, key, extend, seconds)
+        await self._update_loop(namespace, key, extend, _expiry_change(seconds))
         return length
 
     async def _update_loop(
@@ -695,11 +593,12 @@ class StorageDriver(abc.ABC):
         namespace: str,
         key: str,
         fn: Callable[[Any], Any],
-        seconds: float | None,
+        expiry: float | Keep | None,
     ) -> Any:
         """Compare-and-swap `fn(current stored value or None)` until it sticks.
 
-        Returns the stored value written. `seconds` None keeps the entry's expiry.
+        Returns the stored value written. `expiry` is seconds, None (never) or KEEP_EXPIRY
+        (a new entry then never expires).
 
         Tasks of this instance queue on a per-key lock, so only other instances and
         processes can make a swap fail; those retries back off with jitter.
@@ -714,10 +613,11 @@ class StorageDriver(abc.ABC):
                     result = await result
                 stored = self._dump(result)
                 if current is None:
-                    swapped = await self._call(self._add, namespace, key, stored, _finite(seconds))
+                    fresh = None if isinstance(expiry, Keep) else expiry
+                    swapped = await self._call(self._add, namespace, key, stored, fresh)
                 else:
                     swapped = await self._call(
-                        self._replace_if, namespace, key, current, stored, seconds
+                        self._replace_if, namespace, key, current, stored, expiry
                     )
                 if swapped:
                     self._after_write()
@@ -776,10 +676,6 @@ class StorageDriver(abc.ABC):
             self._sweeper = None
 
     # -- errors ------------------------------------------------------------------------------
-
-    def _error_rules(self) -> Sequence[ErrorRule]:
-        """The driver's error table: backend exception -> StorageError class and message."""
-        return ()
 
     async def _call(
         self, primitive: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
@@ -845,95 +741,12 @@ class StorageDriver(abc.ABC):
             logger.warning("%s: backend unreachable: %s", repr(self), str(error))
         return error
 
-    # -- primitives --------------------------------------------------------------------------
 
-    def _dump(self, value: Any) -> Any:
-        """The stored form of a value: strict JSON text (checks and size limit included)."""
-        return encode(value, self.max_value_bytes)
-
-    def _load(self, stored: Any) -> Any:
-        """The value of a stored form; a fresh object every time (copy semantics)."""
-        return decode(stored)
-
-    async def _initialize(self) -> None:  # noqa: B027 (an optional hook, empty by design)
-        """Create what the backend needs; called once, under a lock."""
-
-    @abc.abstractmethod
-    async def _get(self, namespace: str, key: str) -> Any:
-        """Stored value of a live entry, or None."""
-
-    async def _get_many(self, namespace: str, keys: Sequence[str]) -> builtins.list[Any]:
-        """Stored values aligned with `keys` (generic: one `_get` each)."""
-        return [await self._get(namespace, key) for key in keys]
-
-    @abc.abstractmethod
-    async def _put_many(
-        self, namespace: str, items: Sequence[tuple[str, Any]], ttl: float | None
-    ) -> None:
-        """Upsert every (key, stored) pair with expiry now + ttl (None: never), atomically."""
-
-    @abc.abstractmethod
-    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
-        """Delete the keys (distinct; expired ones too); return how many were live."""
-
-    @abc.abstractmethod
-    async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
-    ) -> builtins.list[tuple[str, Any, float]]:
-        """Live (key, stored, seconds to live or `math.inf`) rows whose key starts with
-        `prefix` and is > `after`, ascending, at most `limit` (None: all). Value and expiry
-        are read together. Must use the index, and match the prefix literally."""
-
-    async def _ttl(self, namespace: str, key: str) -> float | None:
-        """Seconds to live of a live entry (`math.inf`: never), None when absent (generic:
-        a one-row page starting at the key)."""
-        rows = await self._page(namespace, key, None, 1)
-        return rows[0][2] if rows and rows[0][0] == key else None
-
-    @abc.abstractmethod
-    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
-        """Set a live entry's expiry to now + ttl (None: never); False when absent."""
-
-    async def _count(self, namespace: str, prefix: str) -> int:
-        """Live keys starting with `prefix` (generic: pages through them)."""
-        total, after = 0, None
-        while rows := await self._page(namespace, prefix, after, DEFAULT_PAGE_SIZE):
-            total += len(rows)
-            after = rows[-1][0]
-        return total
-
-    async def _clear(self, namespace: str, prefix: str) -> int:
-        """Delete keys starting with `prefix`; return the live ones (generic: page + delete)."""
-        total = 0
-        while rows := await self._page(namespace, prefix, None, DEFAULT_PAGE_SIZE):
-            total += await self._delete_many(namespace, [row[0] for row in rows])
-        return total
-
-    @abc.abstractmethod
-    async def _namespaces(self, prefix: str) -> builtins.list[str]:
-        """Sorted namespaces starting with `prefix` that hold at least one live key; the
-        cost follows what matches, not the number of namespaces."""
-
-    @abc.abstractmethod
-    async def _add(self, namespace: str, key: str, stored: Any, ttl: float | None) -> bool:
-        """Insert unless a live entry exists (an expired one is replaced); True if stored."""
-
-    @abc.abstractmethod
-    async def _replace_if(
-        self, namespace: str, key: str, expected: Any, stored: Any, ttl: float | None
-    ) -> bool:
-        """Replace the value only if the live entry still holds `expected` (as `_get` gave
-        it); True if replaced. `ttl` None keeps the entry's current expiry; `math.inf`
-        removes it."""
-
-    async def _sweep_batch(self, limit: int) -> int:
-        """Delete at most `limit` expired entries; return how many (default: the backend
-        reclaims expired entries itself)."""
-        return 0
-
-    @abc.abstractmethod
-    async def _close(self) -> None:
-        """Release what the driver owns; never close a borrowed pool or client."""
+def _expiry_change(seconds: float | None) -> float | Keep | None:
+    """An update's ttl for `_replace_if`: none given keeps the expiry; "never" is None."""
+    if seconds is None:
+        return KEEP_EXPIRY
+    return None if seconds == math.inf else seconds
 
 
 def _finite(seconds: float | None) -> float | None:

@@ -16,6 +16,9 @@ A backend's own exception never escapes: it is wrapped in one of these and kept 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 __all__ = [
     "InvalidKeyError",
     "SerializationError",
@@ -53,3 +56,22 @@ class StorageNotInitializedError(StorageError):
 
 class StorageConnectionError(StorageError, ConnectionError):
     """The backend could not be reached, timed out, or failed mid-operation."""
+
+
+class ErrorRule(NamedTuple):
+    """One row of a driver's error table (httpx's `map_httpcore_exceptions` is the model).
+
+    `match` is an exception class, a tuple of them, or a predicate; the first matching
+    row wins. `message` may name `{where}` (the driver's `_describe()`).
+    """
+
+    match: type[BaseException] | tuple[type[BaseException], ...] | Callable[[Exception], bool]
+    error: type[StorageError]
+    message: str
+    detail: Callable[[Exception], str] | None = None
+    """The backend's words, shortened (default: the first line of its message)."""
+
+    def matches(self, exc: Exception) -> bool:
+        if isinstance(self.match, (type, tuple)):
+            return isinstance(exc, self.match)
+        return bool(self.match(exc))

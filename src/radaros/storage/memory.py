@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radaros.storage.base import StorageDriver
-from radaros.storage.validate import split_query
+from radaros.storage.primitives import Keep
+from radaros.storage.url import split_query
 
 __all__ = ["InMemoryStorage"]
 
@@ -197,12 +198,12 @@ class InMemoryStorage(StorageDriver):
         return True
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | Keep | None
     ) -> bool:
         entry = self._live_entry(namespace, key)
         if entry is None or entry[0] != expected:
             return False
-        expires_at = entry[1] if ttl is None else _expiry(ttl)
+        expires_at = entry[1] if isinstance(ttl, Keep) else _expiry(ttl)
         self._data[namespace].values[key] = (stored, expires_at)
         return True
 

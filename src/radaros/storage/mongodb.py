@@ -41,14 +41,17 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from radaros.storage.base import ErrorRule, StorageDriver
+from radaros.storage.base import StorageDriver
 from radaros.storage.codec import decode, encode
 from radaros.storage.errors import (
+    ErrorRule,
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     ValueTooLargeError,
 )
+from radaros.storage.primitives import Keep
+from radaros.storage.url import take_options
 from radaros.storage.validate import check_durations, prefix_upper_bound
 
 if TYPE_CHECKING:
@@ -184,7 +187,7 @@ class MongoDBStorage(StorageDriver):
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
         """radaros's options leave the URL; every other one is PyMongo's, checked by PyMongo."""
-        rest, ours = cls._take_options(url, "MongoDB", None)
+        rest, ours = take_options(cls, url, "MongoDB", None)
         return (rest,), ours
 
     def _db_namespace(self) -> str | None:
@@ -460,11 +463,11 @@ class MongoDBStorage(StorageDriver):
         return True
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: _Stored, stored: _Stored, ttl: float | None
+        self, namespace: str, key: str, expected: _Stored, stored: _Stored, ttl: float | Keep | None
     ) -> bool:
         now = await self._now()
         assigned, removed = self._fields(stored)
-        if ttl is not None:
+        if not isinstance(ttl, Keep):
             assigned["e"] = _expiry(now, ttl)
         result = await self._live_collection().update_one(
             {"_id": expected.document_id, "r": expected.revision, "e": {"$gt": now}},

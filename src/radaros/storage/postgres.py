@@ -32,19 +32,21 @@ import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from radaros.storage.base import ErrorRule, StorageDriver
+from radaros.storage.base import StorageDriver
 from radaros.storage.errors import (
+    ErrorRule,
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     ValueTooLargeError,
 )
 from radaros.storage.pool import ConnectionStack
+from radaros.storage.primitives import Keep
 from radaros.storage.secrets import wrap_error
+from radaros.storage.url import database_in, take_options
 from radaros.storage.validate import (
     check_durations,
     check_identifier,
-    database_in,
     prefix_upper_bound,
 )
 
@@ -167,7 +169,7 @@ class PostgresStorage(StorageDriver):
         scheme, separator, rest = url.partition("://")
         if scheme.lower() == "postgresql+asyncpg":
             url = f"postgresql{separator}{rest}"
-        url, ours = cls._take_options(url, "PostgreSQL", LIBPQ_PARAMETERS)
+        url, ours = take_options(cls, url, "PostgreSQL", LIBPQ_PARAMETERS)
         return (url,), ours
 
     @property
@@ -389,9 +391,9 @@ class PostgresStorage(StorageDriver):
         return await self._fetchval(self._sql.add, namespace, key, stored, ttl) is not None
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | Keep | None
     ) -> bool:
-        if ttl is None:
+        if isinstance(ttl, Keep):
             result = await self._fetchval(
                 self._sql.replace_keep_expiry, namespace, key, expected, stored
             )

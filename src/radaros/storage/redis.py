@@ -36,9 +36,18 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from radaros.storage.base import ErrorRule, StorageDriver
-from radaros.storage.errors import StorageClosedError, StorageConnectionError, StorageError
-from radaros.storage.validate import check_durations, database_in, prefix_upper_bound
+from radaros.storage import redis_scripts as lua
+from radaros.storage.base import StorageDriver
+from radaros.storage.errors import (
+    ErrorRule,
+    StorageClosedError,
+    StorageConnectionError,
+    StorageError,
+)
+from radaros.storage.primitives import Keep
+from radaros.storage.redis_scripts import Script, Scripts
+from radaros.storage.url import database_in, take_options
+from radaros.storage.validate import check_durations, prefix_upper_bound
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -48,188 +57,14 @@ if TYPE_CHECKING:
 
     Client = Redis | RedisCluster
 
-__all__ = ["RedisStorage", "Scripts"]
+__all__ = ["RedisStorage"]
 
 MAX_ARGUMENTS = 1000
 """Keys per script call: Lua's `unpack` limit is ~8000 values, and shorter scripts keep
 the server responsive. So `set_many` is all-or-nothing up to this many keys, not beyond."""
-WRITE_PURGE = 8
-"""Expired entries of its namespace that each write reclaims on the way."""
 SWEEP_NAMESPACES = 200
 """Namespaces one background sweep step visits."""
 
-_PRELUDE = """
-local values, keys, expiries = KEYS[1], KEYS[2], KEYS[3]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
-local function is_live(expiry)
-  return not expiry or tonumber(expiry) > now
-end
-local function purge(count)
-  local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, count)
-  if #gone > 0 then
-    redis.call('HDEL', values, unpack(gone))
-    redis.call('ZREM', keys, unpack(gone))
-    redis.call('ZREM', expiries, unpack(gone))
-  end
-  return #gone
-end
-local function set_expiry(key, ttl)
-  if ttl == '' then
-    redis.call('ZREM', expiries, key)
-  else
-    redis.call('ZADD', expiries, now + tonumber(ttl), key)
-  end
-end
-local function remember()
-  if redis.call('EXISTS', keys) == 1 then return 0 end
-  if KEYS[4] then redis.call('ZADD', KEYS[4], 0, ARGV[1]) end
-  return 1
-end
-local function forget_if_empty()
-  if KEYS[4] and redis.call('EXISTS', keys) == 0 then redis.call('ZREM', KEYS[4], ARGV[1]) end
-end
-"""
-# KEYS: values, keys, expiries[, namespace index (standalone only)]; ARGV[1] = namespace.
-
-_GET = """
-local value = redis.call('HGET', values, ARGV[2])
-if not value or not is_live(redis.call('ZSCORE', expiries, ARGV[2])) then return false end
-return value
-"""
-_GET_MANY = """
-local wanted = {unpack(ARGV, 2)}
-local found = redis.call('HMGET', values, unpack(wanted))
-local times = redis.call('ZMSCORE', expiries, unpack(wanted))
-for i = 1, #wanted do
-  if found[i] and not is_live(times[i]) then found[i] = false end
-end
-return found
-"""
-_PUT = """
-purge(WRITE_PURGE)
-local fresh = remember()
-for i = 3, #ARGV, 2 do
-  redis.call('HSET', values, ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', keys, 0, ARGV[i])
-  set_expiry(ARGV[i], ARGV[2])
-end
-return fresh
-"""
-_DELETE = """
-local live = 0
-for i = 2, #ARGV do
-  local key = ARGV[i]
-  if redis.call('HDEL', values, key) == 1 then
-    if is_live(redis.call('ZSCORE', expiries, key)) then live = live + 1 end
-    redis.call('ZREM', keys, key)
-    redis.call('ZREM', expiries, key)
-  end
-end
-forget_if_empty()
-return live
-"""
-_PAGE = """
-local start, stop, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local rows, found = {}, 0
-while found < limit do
-  local wanted = limit - found
-  local batch = redis.call('ZRANGEBYLEX', keys, start, stop, 'LIMIT', 0, wanted)
-  if #batch == 0 then break end
-  local batch_values = redis.call('HMGET', values, unpack(batch))
-  local times = redis.call('ZMSCORE', expiries, unpack(batch))
-  for i = 1, #batch do
-    if batch_values[i] and is_live(times[i]) then
-      found = found + 1
-      rows[#rows + 1] = batch[i]
-      rows[#rows + 1] = batch_values[i]
-      rows[#rows + 1] = times[i] and tostring(tonumber(times[i]) - now) or 'inf'
-    end
-  end
-  if #batch < wanted then break end
-  start = '(' .. batch[#batch]
-end
-return rows
-"""
-_TTL = """
-if redis.call('HEXISTS', values, ARGV[2]) == 0 then return false end
-local expiry = redis.call('ZSCORE', expiries, ARGV[2])
-if not expiry then return 'inf' end
-if tonumber(expiry) <= now then return false end
-return tostring(tonumber(expiry) - now)
-"""
-_TOUCH = """
-if redis.call('HEXISTS', values, ARGV[2]) == 0 then return 0 end
-if not is_live(redis.call('ZSCORE', expiries, ARGV[2])) then return 0 end
-set_expiry(ARGV[2], ARGV[3])
-return 1
-"""
-_COUNT = """
-while purge(1000) == 1000 do end
-forget_if_empty()
-return redis.call('ZLEXCOUNT', keys, ARGV[2], ARGV[3])
-"""
-_CLEAR = """
-local batch = redis.call('ZRANGEBYLEX', keys, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
-local live = 0
-if #batch > 0 then
-  local times = redis.call('ZMSCORE', expiries, unpack(batch))
-  for i = 1, #batch do
-    if is_live(times[i]) then live = live + 1 end
-  end
-  redis.call('HDEL', values, unpack(batch))
-  redis.call('ZREM', keys, unpack(batch))
-  redis.call('ZREM', expiries, unpack(batch))
-end
-forget_if_empty()
-return {live, #batch}
-"""
-_ADD = """
-local key = ARGV[2]
-if redis.call('HEXISTS', values, key) == 1
-   and is_live(redis.call('ZSCORE', expiries, key)) then
-  return -1
-end
-purge(WRITE_PURGE)
-local fresh = remember()
-redis.call('HSET', values, key, ARGV[3])
-redis.call('ZADD', keys, 0, key)
-set_expiry(key, ARGV[4])
-return fresh
-"""
-_REPLACE_IF = """
-local key = ARGV[2]
-if redis.call('HGET', values, key) ~= ARGV[3]
-   or not is_live(redis.call('ZSCORE', expiries, key)) then
-  return 0
-end
-redis.call('HSET', values, key, ARGV[4])
-if ARGV[5] ~= 'keep' then set_expiry(key, ARGV[5]) end
-return 1
-"""
-_LIVE_COUNT = """
-return redis.call('ZCARD', keys) - redis.call('ZCOUNT', expiries, '-inf', now)
-"""
-_PURGE = """
-local removed = purge(tonumber(ARGV[2]))
-forget_if_empty()
-return {removed, redis.call('EXISTS', keys)}
-"""
-_SCRIPTS = {
-    "get": _GET,
-    "get_many": _GET_MANY,
-    "put": _PUT,
-    "delete": _DELETE,
-    "page": _PAGE,
-    "ttl": _TTL,
-    "touch": _TOUCH,
-    "count": _COUNT,
-    "clear": _CLEAR,
-    "add": _ADD,
-    "replace_if": _REPLACE_IF,
-    "live_count": _LIVE_COUNT,
-    "purge": _PURGE,
-}
 REDIS_URL_PARAMETERS = frozenset(
     {
         "db",
@@ -258,18 +93,15 @@ def _import_redis() -> ModuleType:
     return redis
 
 
-def _escape(namespace: str) -> str:
-    """The namespace inside a hash tag: `%`, `{` and `}` percent-encoded (injective)."""
-    return namespace.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
-
-
-def _milliseconds(ttl: float | None) -> str:
-    """A ttl as the scripts take it: '' for never, else milliseconds."""
-    return "" if ttl is None or ttl == math.inf else repr(ttl * 1000)
+def _milliseconds(ttl: float | None) -> float:
+    """A ttl as the scripts take it: milliseconds, 0 for never."""
+    return 0 if ttl is None else ttl * 1000
 
 
 def _seconds(remaining: str) -> float:
-    return math.inf if remaining == "inf" else float(remaining) / 1000
+    """Time left as the scripts give it (milliseconds, -1 for never), in seconds."""
+    milliseconds = float(remaining)
+    return math.inf if milliseconds == -1 else milliseconds / 1000
 
 
 def _lex_range(prefix: str, after: str | None) -> tuple[str, str]:
@@ -280,29 +112,6 @@ def _lex_range(prefix: str, after: str | None) -> tuple[str, str]:
         start = f"[{prefix}" if prefix else "-"
     upper = prefix_upper_bound(prefix)
     return start, "+" if upper is None else f"({upper}"
-
-
-class Scripts:
-    """Every operation's Lua source (`source[name]`, prelude included) and the Redis keys
-    it runs on (`keys(namespace, writes=...)`), for one key prefix and topology. Each
-    script takes the namespace as ARGV[1]; the rest of ARGV is per script."""
-
-    def __init__(self, prefix: str, cluster: bool) -> None:
-        self.prefix = prefix
-        self.cluster = cluster
-        self.index = f"{prefix}:namespaces"
-        self.source = {
-            name: _PRELUDE + body.replace("WRITE_PURGE", str(WRITE_PURGE))
-            for name, body in _SCRIPTS.items()
-        }
-
-    def keys(self, namespace: str, *, writes: bool = False) -> list[str]:
-        """The namespace's keys (one slot); standalone writes also get the namespace index."""
-        tag = f"{self.prefix}:{{{_escape(namespace)}}}"
-        keys = [f"{tag}:v", f"{tag}:k", f"{tag}:x"]
-        if writes and not self.cluster:
-            keys.append(self.index)
-        return keys
 
 
 class RedisStorage(StorageDriver):
@@ -353,7 +162,7 @@ class RedisStorage(StorageDriver):
             "socket_connect_timeout": connect_timeout_s,
             "socket_timeout": timeout_s,
         }
-        self._scripts: dict[str, AsyncScript] = {}
+        self._scripts: dict[Script, AsyncScript] = {}
         self._sweep_after = ""
         self._pool: Any = None
         # Beyond max_connections, calls wait here (redis-py's cluster client would raise
@@ -362,7 +171,7 @@ class RedisStorage(StorageDriver):
 
     @classmethod
     def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
-        url, ours = cls._take_options(url, "Redis", REDIS_URL_PARAMETERS)
+        url, ours = take_options(cls, url, "Redis", REDIS_URL_PARAMETERS)
         return (url,), ours
 
     @property
@@ -431,9 +240,7 @@ class RedisStorage(StorageDriver):
                 )
                 self._client = redis.asyncio.Redis(connection_pool=self._pool, retry=retry)
         client = self._live_client()
-        self._scripts = {
-            name: client.register_script(source) for name, source in self._layout.source.items()
-        }
+        self._scripts = {script: client.register_script(script.source) for script in lua.ALL}
         await client.ping()
         # Loaded now, so that no call pays for a NOSCRIPT reply and a reload (a primary
         # promoted by a failover may still lack them: redis-py then reloads on NOSCRIPT).
@@ -457,11 +264,11 @@ class RedisStorage(StorageDriver):
             raise StorageClosedError(f"{self!r} is closed")
         return client
 
-    async def _run(self, name: str, namespace: str, *args: Any, writes: bool = False) -> Any:
+    async def _run(self, script: Script, namespace: str, *args: Any) -> Any:
         """Run one script on the namespace's slot: one round trip."""
-        script = self._scripts[name]
-        keys = self._layout.keys(namespace, writes=writes)
-        return await self._bounded(lambda client: script(keys, [namespace, *args], client=client))
+        loaded = self._scripts[script]
+        keys = self._layout.keys(namespace, writes=script.writes)
+        return await self._bounded(lambda client: loaded(keys, [namespace, *args], client=client))
 
     async def _bounded(self, call: Callable[[Client], Awaitable[Any]]) -> Any:
         """`call(client)`, at most max_connections at a time."""
@@ -479,14 +286,14 @@ class RedisStorage(StorageDriver):
     # -- primitives --------------------------------------------------------------------------
 
     async def _get(self, namespace: str, key: str) -> str | None:
-        value: str | None = await self._run("get", namespace, key)
+        value: str | None = await self._run(lua.GET, namespace, key)
         return value
 
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
         found: list[str | None] = []
         for start in range(0, len(keys), MAX_ARGUMENTS):
             found.extend(
-                await self._run("get_many", namespace, *keys[start : start + MAX_ARGUMENTS])
+                await self._run(lua.GET_MANY, namespace, *keys[start : start + MAX_ARGUMENTS])
             )
         return found
 
@@ -496,14 +303,14 @@ class RedisStorage(StorageDriver):
         ttl_ms = _milliseconds(ttl)
         for start in range(0, len(items), MAX_ARGUMENTS):
             pairs = [part for item in items[start : start + MAX_ARGUMENTS] for part in item]
-            is_fresh = await self._run("put", namespace, ttl_ms, *pairs, writes=True)
+            is_fresh = await self._run(lua.PUT, namespace, ttl_ms, *pairs)
             await self._remember(namespace, is_fresh)
 
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
         live = 0
         for start in range(0, len(keys), MAX_ARGUMENTS):
             chunk = keys[start : start + MAX_ARGUMENTS]
-            live += int(await self._run("delete", namespace, *chunk, writes=True))
+            live += int(await self._run(lua.DELETE, namespace, *chunk))
         return live
 
     async def _page(
@@ -513,7 +320,7 @@ class RedisStorage(StorageDriver):
         while True:
             wanted = MAX_ARGUMENTS if limit is None else min(MAX_ARGUMENTS, limit - len(rows))
             start, stop = _lex_range(prefix, after)
-            flat = await self._run("page", namespace, start, stop, wanted)
+            flat = await self._run(lua.PAGE, namespace, start, stop, wanted)
             for index in range(0, len(flat), 3):
                 rows.append((flat[index], flat[index + 1], _seconds(flat[index + 2])))
             if len(flat) < 3 * wanted or (limit is not None and len(rows) >= limit):
@@ -521,22 +328,22 @@ class RedisStorage(StorageDriver):
             after = rows[-1][0]
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
-        remaining = await self._run("ttl", namespace, key)
+        remaining = await self._run(lua.TTL, namespace, key)
         return None if remaining is None else _seconds(remaining)
 
     async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
-        return int(await self._run("touch", namespace, key, _milliseconds(ttl))) == 1
+        return int(await self._run(lua.TOUCH, namespace, key, _milliseconds(ttl))) == 1
 
     async def _count(self, namespace: str, prefix: str) -> int:
         start, stop = _lex_range(prefix, None)
-        return int(await self._run("count", namespace, start, stop, writes=True))
+        return int(await self._run(lua.COUNT, namespace, start, stop))
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         start, stop = _lex_range(prefix, None)
         live = 0
         while True:
             removed_live, removed = await self._run(
-                "clear", namespace, start, stop, MAX_ARGUMENTS, writes=True
+                lua.CLEAR, namespace, start, stop, MAX_ARGUMENTS
             )
             live += int(removed_live)
             if int(removed) < MAX_ARGUMENTS:
@@ -567,21 +374,22 @@ class RedisStorage(StorageDriver):
         counts: list[int] = []
         for start in range(0, len(names), 16):
             chunk = names[start : start + 16]
-            counts.extend(await asyncio.gather(*(self._run("live_count", n) for n in chunk)))
+            counts.extend(await asyncio.gather(*(self._run(lua.LIVE_COUNT, n) for n in chunk)))
         return counts
 
     async def _add(self, namespace: str, key: str, stored: str, ttl: float | None) -> bool:
-        result = await self._run("add", namespace, key, stored, _milliseconds(ttl), writes=True)
+        result = await self._run(lua.ADD, namespace, key, stored, _milliseconds(ttl))
         if result == -1:
             return False
         await self._remember(namespace, result)
         return True
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | Keep | None
     ) -> bool:
-        mode = "keep" if ttl is None else _milliseconds(ttl)
-        return int(await self._run("replace_if", namespace, key, expected, stored, mode)) == 1
+        expiry = () if isinstance(ttl, Keep) else (_milliseconds(ttl),)  # no ARGV[5]: keep it
+        replaced = await self._run(lua.REPLACE_IF, namespace, key, expected, stored, *expiry)
+        return int(replaced) == 1
 
     async def _sweep_batch(self, limit: int) -> int:
         """Reclaim expired entries of the next namespaces in the index (cycling through it);
@@ -591,12 +399,12 @@ class RedisStorage(StorageDriver):
         self._sweep_after = candidates[-1] if len(candidates) == SWEEP_NAMESPACES else ""
         removed = 0
         for name in candidates:
-            purged, has_keys = await self._run("purge", name, limit, writes=True)
+            purged, has_keys = await self._run(lua.PURGE, name, limit)
             removed += int(purged)
             if self._is_cluster and not has_keys:
                 # Unlist, then look again: a write that refilled it meanwhile is listed back.
                 await self._bounded(lambda client: client.zrem(self._index, name))  # noqa: B023
-                _, has_keys = await self._run("purge", name, 0, writes=True)
+                _, has_keys = await self._run(lua.PURGE, name, 0)
                 if has_keys:
                     await self._bounded(lambda client: client.zadd(self._index, {name: 0}))  # noqa: B023
         return removed

@@ -39,18 +39,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from radaros.storage.base import ErrorRule, StorageDriver, logger
+from radaros.storage.base import StorageDriver, logger
 from radaros.storage.errors import (
+    ErrorRule,
     StorageClosedError,
     StorageConnectionError,
     StorageError,
     ValueTooLargeError,
 )
+from radaros.storage.primitives import Keep
+from radaros.storage.url import split_query
 from radaros.storage.validate import (
     check_durations,
     check_identifier,
     prefix_upper_bound,
-    split_query,
 )
 
 __all__ = ["SqliteStorage", "Statements"]
@@ -595,11 +597,11 @@ class SqliteStorage(StorageDriver):
         return await self._run(work, write=True)
 
     async def _replace_if(
-        self, namespace: str, key: str, expected: str, stored: str, ttl: float | None
+        self, namespace: str, key: str, expected: str, stored: str, ttl: float | Keep | None
     ) -> bool:
         def work(connection: Connection) -> bool:
             now = time.time()
-            if ttl is None:
+            if isinstance(ttl, Keep):
                 params: tuple[Any, ...] = (stored, namespace, key, expected, now)
                 cursor = connection.execute(self._sql.replace_keep_expiry, params)
             else:

@@ -6,14 +6,10 @@ refused identically everywhere and nothing is written.
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 import time
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from urllib.parse import unquote
 
 from radaros.storage.errors import InvalidKeyError
 from radaros.storage.protocol import TTL
@@ -29,11 +25,7 @@ __all__ = [
     "check_namespace",
     "check_prefix",
     "check_ttl",
-    "coerce_options",
-    "option_names",
     "prefix_upper_bound",
-    "scheme_of",
-    "split_query",
 ]
 
 
@@ -128,68 +120,6 @@ def check_durations(**seconds: float) -> None:
             raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _keyword_options(driver_class: type) -> dict[str, inspect.Parameter]:
-    return {
-        name: parameter
-        for name, parameter in inspect.signature(driver_class).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-
-
-def option_names(driver_class: type) -> set[str]:
-    """The names a URL may use for the constructor's keyword options (`x_s` also as `x`)."""
-    names = set(_keyword_options(driver_class))
-    return names | {name.removesuffix("_s") for name in names}
-
-
-def coerce_options(driver_class: type, raw: Mapping[str, str], url: str) -> dict[str, Any]:
-    """Constructor keywords from the query parameters `raw` of `url`.
-
-    A parameter `x` matches the keyword `x`, or `x_s` for a duration in seconds (so
-    `connect_timeout=5` sets `connect_timeout_s`). Values take the type of the keyword's
-    default. An unknown parameter raises ValueError naming it and the known ones.
-    """
-    from radaros.storage.secrets import holds_secret_parameter, option_shown, redact
-
-    parameters = _keyword_options(driver_class)
-    options: dict[str, Any] = {}
-    for name, text in raw.items():
-        keyword = name if name in parameters else f"{name}_s"
-        parameter = parameters.get(keyword)
-        if parameter is None:
-            known = ", ".join(sorted(parameters))
-            shown = option_shown(url, name)
-            raise ValueError(f"unknown option {shown} in {redact(url)}; known options: {known}")
-        try:
-            options[keyword] = _convert(text, parameter.default, name)
-        except ValueError:
-            if holds_secret_parameter(url):
-                raise ValueError(f"option {option_shown(url, name)} has a wrong value") from None
-            raise
-    return options
-
-
-def _convert(text: str, default: Any, name: str) -> Any:
-    try:
-        if isinstance(default, bool):
-            lowered = text.lower()
-            if lowered not in _TRUE | _FALSE:
-                raise ValueError
-            return lowered in _TRUE
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        kind = type(default).__name__
-        raise ValueError(f"option {name!r} must be a {kind}, not {text!r}") from None
-    return text
-
-
 def prefix_upper_bound(prefix: str) -> str | None:
     """The smallest string greater than every string that starts with `prefix`.
 
@@ -207,45 +137,3 @@ def prefix_upper_bound(prefix: str) -> str | None:
         if code <= _LAST_CODE_POINT:
             return "".join(chars) + chr(code)
     return None
-
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def scheme_of(url: str) -> str:
-    """The URL's scheme, lower case ("" when it has none)."""
-    match = _SCHEME.match(url)
-    return match.group(1).lower() if match else ""
-
-
-def split_query(url: str, names: set[str] | None = None) -> tuple[str, dict[str, str]]:
-    """`(url without the taken parameters, {name: value})`.
-
-    With `names`, only those parameters are taken (the rest stay in the URL exactly as
-    written); without, all are. Call `check_url` first: a `?` in a password would
-    otherwise start the query.
-    """
-    base, question, query = url.partition("?")
-    if not question:
-        return url, {}
-    taken: dict[str, str] = {}
-    kept: list[str] = []
-    for segment in query.split("&"):
-        if not segment:
-            continue
-        raw_name, _, raw_value = segment.partition("=")
-        name = unquote(raw_name.replace("+", " "))
-        if names is None or name in names:
-            taken[name] = unquote(raw_value.replace("+", " "))
-        else:
-            kept.append(segment)
-    return (f"{base}?{'&'.join(kept)}" if kept else base), taken
-
-
-def database_in(url: str | None) -> str | None:
-    """The database a server URL names in its path (`/app` -> "app"), or None."""
-    if not url:
-        return None
-    from urllib.parse import unquote, urlsplit
-
-    return unquote(urlsplit(url).path.lstrip("/")) or None

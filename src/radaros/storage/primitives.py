@@ -1,0 +1,189 @@
+"""What a driver writes: `Primitives`, the base of `StorageDriver`.
+
+`StorageDriver`'s public methods are never overridden: they check arguments, encode values,
+enforce the lifecycle and then call the primitives below, which a driver implements.
+Primitives receive checked `str`s, *stored* values and `ttl` in seconds (`float`, or None
+for "never expires"; `_replace_if` may also get `KEEP_EXPIRY`), and only talk to the
+backend. An expiry after 9999-12-31 has already become None: `math.inf` never reaches a
+primitive.
+
+The stored form of a value is what `_dump(value)` makes: by default the strict JSON text
+from `codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`/`_load`
+to keep another form (MongoDB keeps readable documents), as long as `_dump` applies the
+codec's checks and `_replace_if` can compare what `_get` returned.
+
+Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
+`_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
+speed): `_initialize`, `_get_many`, `_ttl`, `_count`, `_clear`, `_sweep_batch`.
+
+Hooks and class attributes a driver may define:
+
+* `requires_initialize`: operations before `initialize()` raise (server drivers).
+* `binds_event_loop`: the driver's connections belong to the loop that opened it; use
+  from another loop raises a StorageError that says what to do.
+* `max_value_bytes`: largest stored value; larger raises ValueTooLargeError.
+* `db_system`: `db.system.name` in telemetry.
+* `_describe()`: where the data lives, safe to show; used by `repr` and messages.
+* `_opened_partially()`: whether `close()` must release what a failed `initialize` left.
+* `_holds_resources()`: whether dropping an unclosed driver leaks something (ResourceWarning).
+* `_error_rules()`: the table that turns backend exceptions into StorageErrors; whatever
+  it misses still becomes a StorageError, so a backend exception never escapes.
+* `_split_url(url)`: constructor arguments and radaros options from a URL.
+* `_db_namespace()`: the database, for telemetry's `db.namespace`.
+* `_dump`/`_load`: the stored form (see above).
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+from collections.abc import Sequence
+from typing import Any, ClassVar, Final
+
+from radaros.storage.codec import decode, encode
+from radaros.storage.errors import ErrorRule
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE
+from radaros.storage.url import split_query
+
+__all__ = ["KEEP_EXPIRY", "Keep", "Primitives"]
+
+
+class Keep:
+    """The type of `KEEP_EXPIRY`."""
+
+    def __repr__(self) -> str:
+        return "KEEP_EXPIRY"
+
+
+KEEP_EXPIRY: Final = Keep()
+"""`_replace_if`'s ttl when the entry keeps its expiry (an `update` without `ttl`)."""
+
+
+class Primitives(abc.ABC):
+    """The backend side of a driver: hooks, and primitives on checked, encoded data."""
+
+    requires_initialize: ClassVar[bool] = False
+    """Server drivers refuse operations until `initialize()`; embedded ones open lazily."""
+    binds_event_loop: ClassVar[bool] = False
+    """The driver's connections belong to the event loop that ran `initialize()`."""
+    max_value_bytes: ClassVar[int | None] = None
+    """Largest encoded value (UTF-8 bytes) the backend stores; larger raises ValueTooLargeError."""
+    db_system: ClassVar[str] = "radaros"
+    """`db.system.name` in telemetry (the OpenTelemetry well-known value where there is one)."""
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+        """Constructor arguments for `url`, and the radaros options in its query string."""
+        rest, raw = split_query(url)
+        return (rest,), raw
+
+    def _describe(self) -> str:
+        """Where the data lives, safe to show (no secret): used by repr and messages."""
+        return ""
+
+    def _db_namespace(self) -> str | None:
+        """The database, for telemetry's `db.namespace` (None where there is none)."""
+        return None
+
+    def _holds_resources(self) -> bool:
+        """True when an open driver holds connections, threads or files (not memory)."""
+        return True
+
+    def _opened_partially(self) -> bool:
+        """True when `_initialize` may have acquired resources without finishing."""
+        return True
+
+    def _error_rules(self) -> Sequence[ErrorRule]:
+        """The driver's error table: backend exception -> StorageError class and message."""
+        return ()
+
+    # -- primitives --------------------------------------------------------------------------
+
+    def _dump(self, value: Any) -> Any:
+        """The stored form of a value: strict JSON text (checks and size limit included)."""
+        return encode(value, self.max_value_bytes)
+
+    def _load(self, stored: Any) -> Any:
+        """The value of a stored form; a fresh object every time (copy semantics)."""
+        return decode(stored)
+
+    async def _initialize(self) -> None:  # noqa: B027 (an optional hook, empty by design)
+        """Create what the backend needs; called once, under a lock."""
+
+    @abc.abstractmethod
+    async def _get(self, namespace: str, key: str) -> Any:
+        """Stored value of a live entry, or None."""
+
+    async def _get_many(self, namespace: str, keys: Sequence[str]) -> builtins.list[Any]:
+        """Stored values aligned with `keys` (generic: one `_get` each)."""
+        return [await self._get(namespace, key) for key in keys]
+
+    @abc.abstractmethod
+    async def _put_many(
+        self, namespace: str, items: Sequence[tuple[str, Any]], ttl: float | None
+    ) -> None:
+        """Upsert every (key, stored) pair with expiry now + ttl (None: never), atomically."""
+
+    @abc.abstractmethod
+    async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
+        """Delete the keys (distinct; expired ones too); return how many were live."""
+
+    @abc.abstractmethod
+    async def _page(
+        self, namespace: str, prefix: str, after: str | None, limit: int | None
+    ) -> builtins.list[tuple[str, Any, float]]:
+        """Live (key, stored, seconds to live or `math.inf`) rows whose key starts with
+        `prefix` and is > `after`, ascending, at most `limit` (None: all). Value and expiry
+        are read together. Must use the index, and match the prefix literally."""
+
+    async def _ttl(self, namespace: str, key: str) -> float | None:
+        """Seconds to live of a live entry (`math.inf`: never), None when absent (generic:
+        a one-row page starting at the key)."""
+        rows = await self._page(namespace, key, None, 1)
+        return rows[0][2] if rows and rows[0][0] == key else None
+
+    @abc.abstractmethod
+    async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
+        """Set a live entry's expiry to now + ttl (None: never); False when absent."""
+
+    async def _count(self, namespace: str, prefix: str) -> int:
+        """Live keys starting with `prefix` (generic: pages through them)."""
+        total, after = 0, None
+        while rows := await self._page(namespace, prefix, after, DEFAULT_PAGE_SIZE):
+            total += len(rows)
+            after = rows[-1][0]
+        return total
+
+    async def _clear(self, namespace: str, prefix: str) -> int:
+        """Delete keys starting with `prefix`; return the live ones (generic: page + delete)."""
+        total = 0
+        while rows := await self._page(namespace, prefix, None, DEFAULT_PAGE_SIZE):
+            total += await self._delete_many(namespace, [row[0] for row in rows])
+        return total
+
+    @abc.abstractmethod
+    async def _namespaces(self, prefix: str) -> builtins.list[str]:
+        """Sorted namespaces starting with `prefix` that hold at least one live key; the
+        cost follows what matches, not the number of namespaces."""
+
+    @abc.abstractmethod
+    async def _add(self, namespace: str, key: str, stored: Any, ttl: float | None) -> bool:
+        """Insert unless a live entry exists (an expired one is replaced); True if stored."""
+
+    @abc.abstractmethod
+    async def _replace_if(
+        self, namespace: str, key: str, expected: Any, stored: Any, ttl: float | Keep | None
+    ) -> bool:
+        """Replace the value only if the live entry still holds `expected` (as `_get` gave
+        it); True if replaced. Expiry: now + ttl, None never, `KEEP_EXPIRY` unchanged."""
+
+    async def _sweep_batch(self, limit: int) -> int:
+        """Delete at most `limit` expired entries; return how many (default: the backend
+        reclaims expired entries itself)."""
+        return 0
+
+    @abc.abstractmethod
+    async def _close(self) -> None:
+        """Release what the driver owns; never close a borrowed pool or client."""
