@@ -23,7 +23,7 @@ from radaros.storage import (
     StorageNotInitializedError,
     open_storage,
 )
-from radaros.storage import base as base_module
+from radaros.storage import lifecycle as lifecycle_module
 from tests.conftest import PostgresTarget, unavailable, unique_name
 from tests.support.servers import free_port, wait_for_port
 
@@ -144,7 +144,7 @@ async def test_expiry_uses_the_server_clock_and_rows_are_reclaimed(
     storage: PostgresStorage, postgres: PostgresTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """expires_at is now() + ttl on the server; expired rows are deleted in the background."""
-    monkeypatch.setattr(base_module, "SWEEP_INTERVAL_S", 0.0)
+    monkeypatch.setattr(lifecycle_module, "SWEEP_INTERVAL_S", 0.0)
     await storage.set_many("ns", {f"k{i}": i for i in range(30)}, ttl=0.2)
     connection = await asyncpg.connect(postgres.url)
     try:

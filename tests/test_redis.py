@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from radaros.storage import RedisStorage, StorageConnectionError, open_storage
-from radaros.storage import base as base_module
+from radaros.storage import lifecycle as lifecycle_module
 from tests.conftest import RedisTarget, report, unavailable, unique_name
 from tests.support.servers import RedisCluster, RedisServer, redis_cli
 
@@ -98,7 +98,7 @@ async def test_expired_entries_are_reclaimed_without_user_action(
 ) -> None:
     """Expired entries leave the hash and both sorted sets; an emptied namespace leaves the
     index."""
-    monkeypatch.setattr(base_module, "SWEEP_INTERVAL_S", 0.0)
+    monkeypatch.setattr(lifecycle_module, "SWEEP_INTERVAL_S", 0.0)
     await storage.set_many("gone", {f"k{i}": i for i in range(30)}, ttl=0.2)
     await asyncio.sleep(0.4)
     await storage.set("other", "k", 1)  # a write starts the background sweep

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from radaros.storage import InMemoryStorage, SqliteStorage, StorageConnectionError, StorageError
-from radaros.storage import base as base_module
-from radaros.storage.sqlite import Statements, _Stop
+from radaros.storage import lifecycle as lifecycle_module
+from radaros.storage.sqlite import Statements
+from radaros.storage.sqlite_worker import Stop
 
 pytestmark = pytest.mark.slow
 
@@ -115,7 +116,7 @@ async def test_expired_rows_are_reclaimed_without_user_action(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a sweep interval, a write deletes expired rows from the file itself."""
-    monkeypatch.setattr(base_module, "SWEEP_INTERVAL_S", 0.0)
+    monkeypatch.setattr(lifecycle_module, "SWEEP_INTERVAL_S", 0.0)
     path = tmp_path / "sweep.db"
     async with SqliteStorage(path) as storage:
         await storage.set_many("ns", {f"k{i}": i for i in range(50)}, ttl=0.1)
@@ -202,7 +203,7 @@ async def test_dropping_an_open_driver_warns(tmp_path: Path) -> None:
         del storage
     loop = asyncio.get_running_loop()
     stopped: asyncio.Future[Any] = loop.create_future()
-    worker.submit(_Stop(loop, stopped))  # what close() would have done
+    worker.submit(Stop(loop, stopped))  # what close() would have done
     await stopped
     memory = InMemoryStorage()
     await memory.set("ns", "k", 1)

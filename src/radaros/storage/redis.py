@@ -36,7 +36,7 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from radaros.storage import redis_scripts as lua
+import radaros.storage.redis_scripts as lua
 from radaros.storage.base import StorageDriver
 from radaros.storage.errors import (
     ErrorRule,

@@ -28,18 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import os
-import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from radaros.storage.base import StorageDriver, logger
+from radaros.storage.base import StorageDriver
 from radaros.storage.errors import (
     ErrorRule,
     StorageClosedError,
@@ -48,6 +45,7 @@ from radaros.storage.errors import (
     ValueTooLargeError,
 )
 from radaros.storage.primitives import Keep
+from radaros.storage.sqlite_worker import Connection, Job, Stop, Worker, is_busy
 from radaros.storage.url import split_query
 from radaros.storage.validate import (
     check_durations,
@@ -59,22 +57,10 @@ __all__ = ["SqliteStorage", "Statements"]
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 30.0
-BUSY_LOG_S = 1.0
-"""A wait for another process's lock at least this long is logged at INFO (else DEBUG)."""
-BUSY_TIMEOUT_MS = 100
-"""SQLite's own busy handler waits up to this per attempt; our loop retries to the deadline."""
-MAX_BATCH = 256
-"""Most write jobs committed together."""
 MAX_PARAMETERS = 500
 """Keys bound in one `IN (...)` (SQLite's default limit is 999 or 32766 by version)."""
 
 T = TypeVar("T")
-Connection = sqlite3.Connection
-
-
-def _is_busy(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def _is_too_big(exc: Exception) -> bool:
@@ -87,219 +73,6 @@ def _expiry(now: float, ttl: float | None) -> float | None:
 
 def _remaining(expires_at: float | None, now: float) -> float:
     return math.inf if expires_at is None else expires_at - now
-
-
-@dataclass
-class _Job:
-    work: Callable[[Connection], Any]
-    is_write: bool
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-
-
-@dataclass
-class _Stop:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-
-
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller was cancelled; its job ran (or not) all the same
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
-def _finished(connection: Connection) -> None:
-    """What a job's work becomes once it has run."""
-
-
-def _answer(job: _Job | _Stop, result: Any = None, error: BaseException | None = None) -> None:
-    if type(job) is _Job:
-        # The work is a closure over the driver: let go of it before the caller resumes,
-        # or a driver dropped right after its last call would outlive its last reference.
-        job.work = _finished
-    # Not contextlib.suppress: this runs once per call, on the worker's hot path.
-    try:  # noqa: SIM105
-        job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
-    except RuntimeError:  # the caller's loop is closed: nobody waits
-        pass
-
-
-@dataclass
-class _Worker:
-    """The thread that owns the connection. Reads run alone; writes run in batches."""
-
-    path: str
-    synchronous: str
-    lock_timeout_s: float
-    jobs: queue.SimpleQueue[_Job | _Stop] = field(default_factory=queue.SimpleQueue)
-    connection: Connection | None = None
-    is_started: bool = False
-    is_stopped: bool = False
-    gate: threading.Lock = field(default_factory=threading.Lock)
-
-    def submit(self, job: _Job | _Stop) -> None:
-        """Queue a job, or refuse it once the worker has stopped (it would wait forever)."""
-        with self.gate:
-            if self.is_stopped:
-                raise StorageClosedError("SqliteStorage is closed; create a new driver")
-            self.jobs.put(job)
-
-    def start(self) -> None:
-        if self.is_started:
-            return
-        self.is_started = True
-        threading.Thread(
-            target=self._serve, name=f"radaros-sqlite:{self.path}", daemon=True
-        ).start()
-
-    def _serve(self) -> None:
-        pending: _Job | _Stop | None = None
-        while True:
-            job = pending if pending is not None else self.jobs.get()
-            pending = None
-            if isinstance(job, _Stop):
-                self._shutdown(job)
-                return
-            if job.is_write:
-                pending = self._run_write_batch(job)
-            else:
-                self._run_read(job)
-            # Drop the finished job before waiting for the next: its closure holds the
-            # driver, which could otherwise never be collected (nor warn that it was not
-            # closed) while this thread waits.
-            job = None  # type: ignore[assignment]
-
-    def _run_write_batch(self, first: _Job) -> _Job | _Stop | None:
-        """Commit `first` with the write jobs queued behind it; return the next job that
-        is not a write (it runs next), if one was taken from the queue."""
-        batch = [first]
-        while len(batch) < MAX_BATCH:
-            try:
-                follower = self.jobs.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(follower, _Job) and follower.is_write:
-                batch.append(follower)
-            else:
-                self._run_writes(batch)
-                return follower
-        self._run_writes(batch)
-        return None
-
-    def _connection(self) -> Connection:
-        if self.connection is None:
-            connection = sqlite3.connect(
-                self.path,
-                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                check_same_thread=False,
-            )
-            try:
-                self._retry_busy(lambda: connection.execute("PRAGMA journal_mode=WAL").fetchone())
-                connection.execute(f"PRAGMA synchronous={self.synchronous}")
-                connection.execute("PRAGMA foreign_keys=OFF")
-            except BaseException:
-                connection.close()
-                raise
-            self.connection = connection
-        return self.connection
-
-    def _retry_busy(self, action: Callable[[], T]) -> T:
-        started = time.monotonic()
-        deadline = started + self.lock_timeout_s
-        retries = 0
-        while True:
-            try:
-                result = action()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise
-                retries += 1
-                time.sleep(0.001)
-            else:
-                if retries:
-                    waited = time.monotonic() - started
-                    level = logging.INFO if waited >= BUSY_LOG_S else logging.DEBUG
-                    logger.log(level, "%s busy: %d retries, %.2f s", self.path, retries, waited)
-                return result
-
-    def _run_read(self, job: _Job) -> None:
-        try:
-            connection = self.connection or self._connection()
-            try:
-                result = job.work(connection)
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise
-                result = self._retry_busy(lambda: job.work(connection))
-        except BaseException as exc:
-            _answer(job, error=exc)
-        else:
-            _answer(job, result)
-
-    def _run_writes(self, batch: list[_Job]) -> None:
-        try:
-            connection = self._connection()
-            self._retry_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
-        except BaseException as exc:
-            for job in batch:
-                _answer(job, error=exc)
-            return
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            for job in batch:
-                outcomes.append(self._apply(connection, job, isolated=len(batch) > 1))
-            connection.execute("COMMIT")
-        except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("ROLLBACK")
-            for job in batch:
-                _answer(job, error=exc)
-            return
-        for job, (result, error) in zip(batch, outcomes, strict=True):
-            _answer(job, result, error)
-
-    @staticmethod
-    def _apply(
-        connection: Connection, job: _Job, *, isolated: bool
-    ) -> tuple[Any, BaseException | None]:
-        if not isolated:
-            return job.work(connection), None
-        connection.execute("SAVEPOINT job")
-        try:
-            result = job.work(connection)
-        except sqlite3.OperationalError:
-            raise  # disk or lock trouble: the whole batch fails and rolls back
-        except Exception as exc:
-            connection.execute("ROLLBACK TO job")
-            connection.execute("RELEASE job")
-            return None, exc
-        connection.execute("RELEASE job")
-        return result, None
-
-    def _shutdown(self, stop: _Stop) -> None:
-        error: BaseException | None = None
-        if self.connection is not None:
-            try:
-                self.connection.close()
-            except sqlite3.Error as exc:
-                error = exc
-            self.connection = None
-        # Anything queued after close() was called is refused, not left waiting.
-        with self.gate:
-            self.is_stopped = True
-        while True:
-            try:
-                late = self.jobs.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(late, _Job):
-                _answer(late, error=StorageClosedError("SqliteStorage was closed"))
-        _answer(stop, None, error)
 
 
 class SqliteStorage(StorageDriver):
@@ -339,7 +112,7 @@ class SqliteStorage(StorageDriver):
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
         check_durations(lock_timeout_s=lock_timeout_s)
-        self._worker = _Worker(self._path, synchronous, lock_timeout_s)
+        self._worker = Worker(self._path, synchronous, lock_timeout_s)
         self._sql = Statements(self._table)
 
     @classmethod
@@ -378,14 +151,14 @@ class SqliteStorage(StorageDriver):
         future, not a coroutine: this runs on every call."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._worker.submit(_Job(work, write, loop, future))
+        self._worker.submit(Job(work, write, loop, future))
         return future
 
     def _error_rules(self) -> list[ErrorRule]:
         return [
             ErrorRule(_is_too_big, ValueTooLargeError, "value too large for SQLite"),
             ErrorRule(
-                _is_busy,
+                is_busy,
                 StorageConnectionError,
                 "SQLite on {where}: another connection held the lock past lock_timeout_s",
             ),
@@ -402,7 +175,7 @@ class SqliteStorage(StorageDriver):
             await self._run(self._create_schema, write=True)
         except BaseException:
             worker = self._worker
-            self._worker = _Worker(worker.path, worker.synchronous, worker.lock_timeout_s)
+            self._worker = Worker(worker.path, worker.synchronous, worker.lock_timeout_s)
             await self._stop_worker(worker)
             raise
 
@@ -430,10 +203,10 @@ class SqliteStorage(StorageDriver):
         await self._stop_worker(self._worker)
 
     @staticmethod
-    async def _stop_worker(worker: _Worker) -> None:
+    async def _stop_worker(worker: Worker) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        worker.submit(_Stop(loop, future))
+        worker.submit(Stop(loop, future))
         await future
 
     def _reader(self) -> Connection:
@@ -463,7 +236,7 @@ class SqliteStorage(StorageDriver):
         try:
             return self._reader().execute(sql, params).fetchall()  # fetchall: ends the read
         except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
+            if is_busy(exc):
                 return None
             raise
 
