@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from radaros.cli import main
-from tests.conftest import MongoTarget, PostgresTarget, RedisTarget, mongodb_url
 from tests.support.cli import run_cli
+from tests.support.drivers import MongoTarget, PostgresTarget, RedisTarget, mongodb_url
 
 
 def test_commands_work_on_the_default_sqlite_file(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from radaros.storage import StorageDriver
 from radaros.storage.testing import ConformanceSuite
-from tests.conftest import driver_factory
+from tests.support.drivers import driver_factory
 
 
 class TestConformance(ConformanceSuite):

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-from tests.conftest import unavailable
 from tests.support.browser import Browser, chromium_binary
+from tests.support.drivers import unavailable
 
 ROOT = Path(__file__).parent.parent
 pytestmark = pytest.mark.slow

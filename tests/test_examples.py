@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PostgresTarget
+from tests.support.drivers import PostgresTarget
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "agent_memory.py"
 

@@ -18,7 +18,7 @@ from radaros.storage import (
     StorageNotInitializedError,
     open_storage,
 )
-from tests.conftest import MongoTarget, mongodb_url, unavailable, unique_name
+from tests.support.drivers import MongoTarget, mongodb_url, unavailable, unique_name
 
 pytestmark = pytest.mark.mongodb
 DATABASE = "radaros_mongo_tests"

@@ -24,7 +24,7 @@ from radaros.storage import (
     open_storage,
 )
 from radaros.storage import lifecycle as lifecycle_module
-from tests.conftest import PostgresTarget, unavailable, unique_name
+from tests.support.drivers import PostgresTarget, unavailable, unique_name
 from tests.support.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.postgres

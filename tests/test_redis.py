@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from radaros.storage import RedisStorage, StorageConnectionError, open_storage
 from radaros.storage import lifecycle as lifecycle_module
-from tests.conftest import RedisTarget, report, unavailable, unique_name
+from tests.support.drivers import RedisTarget, report, unavailable, unique_name
 from tests.support.servers import RedisCluster, RedisServer, redis_cli
 
 pytestmark = pytest.mark.redis

@@ -21,7 +21,7 @@ import pytest
 
 from radaros.storage import PostgresStorage, SqliteStorage, StorageDriver
 from radaros.storage.validate import prefix_upper_bound
-from tests.conftest import PostgresTarget, unique_name
+from tests.support.drivers import PostgresTarget, unique_name
 
 pytestmark = pytest.mark.slow
 

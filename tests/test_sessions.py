@@ -26,7 +26,7 @@ from radaros import (
     Summaries,
 )
 from radaros.sessions import SESSION_META, SESSION_USERS
-from tests.conftest import DRIVERS, driver_factory
+from tests.support.drivers import DRIVERS, driver_factory
 from tests.support.reliability import URL_DRIVERS, shared_url
 from tests.support.workers_spawn import spawn_workers
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from radaros.storage import Entry, StorageDriver
-from tests.conftest import driver_factory
+from tests.support.drivers import driver_factory
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from radaros import InMemoryStorage, StorageClosedError, StorageError
 from radaros.sync import SyncStorage, open_storage
-from tests.conftest import DRIVERS, driver_factory
+from tests.support.drivers import DRIVERS, driver_factory
 
 
 @pytest.fixture(params=DRIVERS)

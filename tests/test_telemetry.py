@@ -24,7 +24,7 @@ from radaros import (
     StorageConnectionError,
     telemetry,
 )
-from tests.conftest import DRIVERS, driver_factory
+from tests.support.drivers import DRIVERS, driver_factory
 from tests.support.proxy import FaultProxy
 
 SYSTEMS = {

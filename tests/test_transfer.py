@@ -21,8 +21,8 @@ from radaros import (
     ValueTooLargeError,
     transfer,
 )
-from tests.conftest import DRIVERS, driver_factory
 from tests.support.cli import run_cli
+from tests.support.drivers import DRIVERS, driver_factory
 
 
 async def fill(storage: InMemoryStorage) -> None:

@@ -14,12 +14,15 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn, TextIO
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from radaros.storage.base import StorageDriver
 from radaros.storage.schemes import DEFAULT_URL, ENV_VAR, open_storage
 from radaros.storage.secrets import holds_secret_parameter, redact, scrub, url_secrets
+
+if TYPE_CHECKING:
+    from radaros.transfer import TransferReport
 
 __all__ = ["main"]
 
@@ -244,86 +247,144 @@ def _same_storage(source: StorageDriver, destination: StorageDriver, urls: tuple
     )
 
 
-async def _execute(args: argparse.Namespace, url: str) -> int:
+async def _get(args: argparse.Namespace, storage: StorageDriver) -> int:
+    value = await storage.get(args.namespace, args.key, _MISSING)
+    if value is _MISSING:
+        return _not_found(args)
+    print(_dump(value, args.pretty))
+    return EXIT_OK
+
+
+async def _set(args: argparse.Namespace, storage: StorageDriver) -> int:
+    await storage.set(args.namespace, args.key, args.parsed_value, ttl=args.ttl)
+    return EXIT_OK
+
+
+async def _delete(args: argparse.Namespace, storage: StorageDriver) -> int:
+    removed = await storage.delete(args.namespace, args.key)
+    print("deleted" if removed else "not found (nothing deleted)")
+    return EXIT_OK
+
+
+async def _list(args: argparse.Namespace, storage: StorageDriver) -> int:
+    async for key, value in storage.scan(args.namespace, args.prefix):
+        print(_dump({"key": key, "value": value}))
+    return EXIT_OK
+
+
+async def _namespaces(args: argparse.Namespace, storage: StorageDriver) -> int:
+    for name in await storage.namespaces(args.prefix):
+        print(name)
+    return EXIT_OK
+
+
+async def _count(args: argparse.Namespace, storage: StorageDriver) -> int:
+    print(await storage.count(args.namespace, args.prefix))
+    return EXIT_OK
+
+
+async def _ttl(args: argparse.Namespace, storage: StorageDriver) -> int:
+    left = await storage.ttl(args.namespace, args.key)
+    if left is None:
+        return _not_found(args)
+    print("never" if left == float("inf") else f"{left:.3f}")
+    return EXIT_OK
+
+
+async def _touch(args: argparse.Namespace, storage: StorageDriver) -> int:
+    ttl = None if args.never else args.ttl
+    if not await storage.touch(args.namespace, args.key, ttl):
+        return _not_found(args)
+    return EXIT_OK
+
+
+async def _clear(args: argparse.Namespace, storage: StorageDriver) -> int:
+    print(await storage.clear(args.namespace, args.prefix))
+    return EXIT_OK
+
+
+async def _export(args: argparse.Namespace, storage: StorageDriver) -> int:
     from radaros import transfer
 
-    if args.command == "copy":
-        source, destination = open_storage(args.source), open_storage(args.destination)
-        if _same_storage(source, destination, (args.source, args.destination)):
-            raise UsageError("source and destination are the same storage: nothing to copy")
-        _check_exists(source)
-        if args.dry_run:
-            destination = _dry_run_target(destination, args.skip_existing)
-        async with source, destination:
-            with _progress("copied") as progress:
-                report = await transfer.copy(
-                    source,
-                    destination,
-                    namespaces=args.namespace,
-                    prefix=args.prefix,
-                    skip_existing=args.skip_existing,
-                    dry_run=args.dry_run,
-                    progress=progress,
-                )
-        verb = "would copy" if args.dry_run else "copied"
-        summary = f"{verb} {report.written} entries in {len(report.namespaces)} namespaces"
-        if report.skipped:
-            summary += f", {report.skipped} skipped (already there)"
-        print(summary, file=sys.stderr)
-        for namespace, (ours, theirs) in report.mismatched.items():
-            print(
-                f"{PROG}: {namespace!r}: {ours} live keys in source, {theirs} in destination",
-                file=sys.stderr,
-            )
-        return EXIT_MISMATCH if report.mismatched else EXIT_OK
+    out: TextIO = sys.stdout
+    with contextlib.ExitStack() as stack:
+        if args.output:
+            out = stack.enter_context(open(args.output, "w", encoding="utf-8"))  # noqa: ASYNC230
+        progress = stack.enter_context(_progress("exported"))
+        written = await transfer.export(
+            storage, out, namespaces=args.namespace, prefix=args.prefix, progress=progress
+        )
+    if args.output:
+        print(f"exported {written} entries to {args.output}", file=sys.stderr)
+    return EXIT_OK
 
+
+Command = Callable[[argparse.Namespace, StorageDriver], Awaitable[int]]
+ON_OPEN_STORAGE: dict[str, Command] = {
+    "get": _get,
+    "set": _set,
+    "delete": _delete,
+    "list": _list,
+    "namespaces": _namespaces,
+    "count": _count,
+    "ttl": _ttl,
+    "touch": _touch,
+    "clear": _clear,
+    "export": _export,
+}
+"""Commands that run on the storage of `--url`, opened for them."""
+
+
+async def _execute(args: argparse.Namespace, url: str) -> int:
+    if args.command == "copy":
+        return await _copy(args)
     storage = open_storage(url)
     if args.command in READS:
         _check_exists(storage)
     if args.command == "import":
         return await _import(args, storage)
     async with storage:
-        if args.command == "get":
-            value = await storage.get(args.namespace, args.key, _MISSING)
-            if value is _MISSING:
-                return _not_found(args)
-            print(_dump(value, args.pretty))
-        elif args.command == "set":
-            await storage.set(args.namespace, args.key, args.parsed_value, ttl=args.ttl)
-        elif args.command == "delete":
-            removed = await storage.delete(args.namespace, args.key)
-            print("deleted" if removed else "not found (nothing deleted)")
-        elif args.command == "list":
-            async for key, value in storage.scan(args.namespace, args.prefix):
-                print(_dump({"key": key, "value": value}))
-        elif args.command == "namespaces":
-            for name in await storage.namespaces(args.prefix):
-                print(name)
-        elif args.command == "count":
-            print(await storage.count(args.namespace, args.prefix))
-        elif args.command == "ttl":
-            left = await storage.ttl(args.namespace, args.key)
-            if left is None:
-                return _not_found(args)
-            print("never" if left == float("inf") else f"{left:.3f}")
-        elif args.command == "touch":
-            ttl = None if args.never else args.ttl
-            if not await storage.touch(args.namespace, args.key, ttl):
-                return _not_found(args)
-        elif args.command == "clear":
-            print(await storage.clear(args.namespace, args.prefix))
-        elif args.command == "export":
-            out: TextIO = sys.stdout
-            with contextlib.ExitStack() as stack:
-                if args.output:
-                    out = stack.enter_context(open(args.output, "w", encoding="utf-8"))  # noqa: ASYNC230
-                progress = stack.enter_context(_progress("exported"))
-                written = await transfer.export(
-                    storage, out, namespaces=args.namespace, prefix=args.prefix, progress=progress
-                )
-            if args.output:
-                print(f"exported {written} entries to {args.output}", file=sys.stderr)
-    return EXIT_OK
+        return await ON_OPEN_STORAGE[args.command](args, storage)
+
+
+async def _copy(args: argparse.Namespace) -> int:
+    """`copy SRC DST`: both opened here (a dry run opens the destination only to read)."""
+    from radaros import transfer
+
+    source, destination = open_storage(args.source), open_storage(args.destination)
+    if _same_storage(source, destination, (args.source, args.destination)):
+        raise UsageError("source and destination are the same storage: nothing to copy")
+    _check_exists(source)
+    if args.dry_run:
+        destination = _dry_run_target(destination, args.skip_existing)
+    async with source, destination:
+        with _progress("copied") as progress:
+            report = await transfer.copy(
+                source,
+                destination,
+                namespaces=args.namespace,
+                prefix=args.prefix,
+                skip_existing=args.skip_existing,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+    _summary("would copy" if args.dry_run else "copied", report, with_namespaces=True)
+    for namespace, (ours, theirs) in report.mismatched.items():
+        print(
+            f"{PROG}: {namespace!r}: {ours} live keys in source, {theirs} in destination",
+            file=sys.stderr,
+        )
+    return EXIT_MISMATCH if report.mismatched else EXIT_OK
+
+
+def _summary(verb: str, report: TransferReport, *, with_namespaces: bool = False) -> None:
+    """One line on stderr: what a copy or import wrote, and skipped."""
+    summary = f"{verb} {report.written} entries"
+    if with_namespaces:
+        summary += f" in {len(report.namespaces)} namespaces"
+    if report.skipped:
+        summary += f", {report.skipped} skipped (already there)"
+    print(summary, file=sys.stderr)
 
 
 async def _import(args: argparse.Namespace, storage: StorageDriver) -> int:
@@ -348,11 +409,7 @@ async def _import(args: argparse.Namespace, storage: StorageDriver) -> int:
                     dry_run=args.dry_run,
                     progress=progress,
                 )
-    verb = "would import" if args.dry_run else "imported"
-    summary = f"{verb} {report.written} entries"
-    if report.skipped:
-        summary += f", {report.skipped} skipped (already there)"
-    print(summary, file=sys.stderr)
+    _summary("would import" if args.dry_run else "imported", report)
     return EXIT_OK
 
 

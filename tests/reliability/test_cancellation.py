@@ -24,7 +24,7 @@ from radaros.storage import (
     StorageDriver,
     StorageError,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     PostgresTarget,
     driver_factory,
     report,

@@ -18,7 +18,7 @@ import pytest
 from radaros.storage import (
     open_storage,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     SERVER_DRIVERS,
     report,
 )

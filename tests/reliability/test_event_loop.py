@@ -17,7 +17,7 @@ import pytest
 from radaros.storage import (
     SqliteStorage,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     report,
 )
 

@@ -14,7 +14,7 @@ from radaros.storage import (
     PostgresStorage,
     SqliteStorage,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     DRIVERS,
     driver_factory,
     report,

@@ -16,7 +16,7 @@ import pytest
 from radaros.storage import (
     open_storage,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     report,
 )
 from tests.support.reliability import SCALE, URL_DRIVERS, shared_url

@@ -19,7 +19,7 @@ from radaros.storage import (
     StorageConnectionError,
     StorageDriver,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     MongoTarget,
     PostgresTarget,
     RedisTarget,

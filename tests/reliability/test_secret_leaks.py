@@ -22,7 +22,7 @@ from radaros.storage import (
     StorageConnectionError,
     open_storage,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     MongoTarget,
     RedisTarget,
     report,

@@ -18,7 +18,7 @@ from radaros.storage import (
     StorageConnectionError,
     StorageError,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     PostgresTarget,
     report,
     unique_name,

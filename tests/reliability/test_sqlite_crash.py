@@ -24,7 +24,7 @@ import pytest
 from radaros.storage import (
     SqliteStorage,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     report,
 )
 from tests.support.reliability import SCALE

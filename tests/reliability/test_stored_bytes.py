@@ -19,7 +19,7 @@ from radaros.storage import (
     SqliteStorage,
     StorageDriver,
 )
-from tests.conftest import (
+from tests.support.drivers import (
     SERVER_DRIVERS,
     driver_factory,
     report,

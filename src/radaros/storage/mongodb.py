@@ -38,7 +38,7 @@ import datetime as dt
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from radaros.storage.base import StorageDriver
@@ -70,6 +70,8 @@ CLOCK_REFRESH_S = 300.0
 NATIVE_MAX_BYTES = 1024 * 1024
 NATIVE_MAX_DEPTH = 50
 DUPLICATE_KEY = 11000
+UPSERT_ATTEMPTS = 5
+"""Tries of an upsert that meets a concurrent insert of the same new key (E11000)."""
 _FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1}
 _PAGE_FIELDS = {**_FIELDS, "e": 1}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -363,20 +365,22 @@ class MongoDBStorage(StorageDriver):
         ]
         await self._retry_duplicate_upsert(lambda: collection.bulk_write(requests, ordered=True))
 
-    async def _retry_duplicate_upsert(self, write: Any) -> Any:
+    async def _retry_duplicate_upsert(self, write: Callable[[], Awaitable[Any]]) -> Any:
         """Concurrent upserts of one new key can fail with E11000 on MongoDB; the retry
-        finds the document the winner inserted and updates it (MongoDB docs: upsert)."""
+        finds the document the winner inserted and updates it (MongoDB docs: upsert).
+        After UPSERT_ATTEMPTS duplicate-key failures the last one is raised."""
         errors = self._pymongo.errors
-        for attempt in range(5):
+        attempts_left = UPSERT_ATTEMPTS
+        while True:
             try:
                 return await write()
             except (errors.DuplicateKeyError, errors.BulkWriteError) as exc:
                 details = getattr(exc, "details", None) or {}
                 codes = [error.get("code") for error in details.get("writeErrors", [])]
                 duplicate = isinstance(exc, errors.DuplicateKeyError) or codes == [DUPLICATE_KEY]
-                if not duplicate or attempt == 4:
+                attempts_left -= 1
+                if not duplicate or not attempts_left:
                     raise
-        return None
 
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
         # Only live documents are deleted (and counted, each by exactly one deleter);
