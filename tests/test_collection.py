@@ -188,7 +188,7 @@ async def test_items_unpack_and_collections_work_through_a_scope(storage: Storag
     [(key, value)] = await points.list()
     assert (key, value) == ("p", Point(3, 4))
     assert Item("p", Point(3, 4)) == (await points.list())[0]
-    assert await storage.get("tenant:1:points", "p") == {"x": 3.0, "y": 4.0}
+    assert await storage.get("tenant:1:/points", "p") == {"x": 3.0, "y": 4.0}
 
 
 async def test_items_are_indexable_tuples_like_entries(storage: StorageDriver) -> None:

@@ -138,5 +138,5 @@ async def test_views_are_key_values_and_compose(tmp_path: Path) -> None:
         numbers = Collection(view, "n", int)
         await numbers.set("one", 1)
         assert await view.get("n", "one") == 1
-        assert await view.storage.get("b:n", "one") == 1
+        assert await view.storage.get("a:/b:/n", "one") == 1
         assert await view.namespaces() == ["n"]

@@ -261,11 +261,11 @@ def test_views_compose_with_the_sync_api(tmp_path: Path) -> None:
         assert tenant.get("notes", "k") == 1
         assert tenant.namespaces() == ["notes"]
     with open_storage(f"sqlite:///{tmp_path}/x.db") as storage:
-        assert storage.get("tenant:a:notes", "k") == 1
+        assert storage.get("tenant:a:/notes", "k") == 1
         other = storage.scoped("tenant:b:")
         other.set("notes", "k", 2)
         assert other.list("notes") == [("k", 2)]
-        assert storage.namespaces() == ["tenant:a:notes", "tenant:b:notes"]
+        assert storage.namespaces() == ["tenant:a:/notes", "tenant:b:/notes"]
         with pytest.raises(TypeError, match=r"storage\.scoped"):
             Scoped(storage, "tenant:c:")  # type: ignore[arg-type]
     assert other.is_closed
