@@ -45,6 +45,7 @@ from radaros.storage import (
     StorageDriver,
 )
 from radaros.storage.sqlite import Statements as SqliteStatements
+from radaros.storage.validate import prefix_upper_bound
 
 NS = "bench"
 LOAD_BATCH = 1000
@@ -233,7 +234,7 @@ class SqliteThread:
         return [json.loads(found[key]) if key in found else None for key in keys]
 
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
-        sql, params = SQL.page(namespace, prefix, None, None)
+        sql, params = SQL.page(namespace, prefix, prefix_upper_bound(prefix), None, None, False)
         rows = await self.run(lambda c: c.execute(sql, (time.time(), *params)).fetchall(), False)
         return [(row[0], json.loads(row[1])) for row in rows]
 
@@ -359,7 +360,7 @@ class AsyncpgRaw:
         return [json.loads(found[key]) if key in found else None for key in keys]
 
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
-        sql, args = self.sql.page(namespace, prefix, None, None)
+        sql, args = self.sql.page(namespace, prefix, prefix_upper_bound(prefix), None, None, False)
         async with self.pool.acquire() as connection:
             rows = await connection.fetch(sql, *args)
         return [(row[0], json.loads(row[1])) for row in rows]

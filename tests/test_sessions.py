@@ -192,8 +192,8 @@ async def test_list_reads_only_the_users_index_range() -> None:
     calls: list[tuple[str, str, int]] = []
 
     class Recording(InMemoryStorage):
-        async def list(self, namespace: str, prefix: str | None = None) -> Any:
-            entries = await super().list(namespace, prefix)
+        async def list(self, namespace: str, prefix: str | None = None, **bounds: Any) -> Any:
+            entries = await super().list(namespace, prefix, **bounds)
             calls.append(("list", namespace, len(entries)))
             return entries
 

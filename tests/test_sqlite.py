@@ -138,8 +138,9 @@ def test_prefix_and_namespace_queries_use_the_primary_key_index() -> None:
     for statement in statements.schema:
         connection.execute(statement)
     queries = [
-        statements.range("SELECT key, value", "ns", "user:", "user:5", 100),
-        statements.range("SELECT count(*)", "ns", "a%_", None, None),
+        statements.range("SELECT key, value", "ns", "user:", "user;", "user:5", 100),
+        statements.range("SELECT count(*)", "ns", "a%_", "a%`", None, None),
+        statements.page("ns", "user:", "user;", "user:5", 100, True),
         (statements.get, ("ns", "k")),
     ]
     for sql, params in queries:

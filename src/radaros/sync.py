@@ -259,8 +259,21 @@ class SyncStorage:
     def delete(self, namespace: str, key: str) -> bool:
         return self._run(self.storage.delete(namespace, key))
 
-    def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
-        return self._run(self.storage.list(namespace, prefix))
+    def list(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> builtins.list[Entry]:
+        return self._run(
+            self.storage.list(
+                namespace, prefix, start=start, stop=stop, reverse=reverse, limit=limit
+            )
+        )
 
     def ttl(self, namespace: str, key: str) -> float | None:
         return self._run(self.storage.ttl(namespace, key))
@@ -292,6 +305,9 @@ class SyncStorage:
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[False] = False,
     ) -> Iterator[Entry]: ...
@@ -302,6 +318,9 @@ class SyncStorage:
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[True],
     ) -> Iterator[TTLEntry]: ...
@@ -311,16 +330,20 @@ class SyncStorage:
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: bool = False,
     ) -> Iterator[Entry] | Iterator[TTLEntry]:
         """Entries in key order, a page per trip to the loop (arguments checked here)."""
+        bounds: dict[str, Any] = {"start": start, "stop": stop, "reverse": reverse}
         if with_ttl:
             entries: AsyncIterator[Any] = self.storage.scan(
-                namespace, prefix, page_size=page_size, with_ttl=True
+                namespace, prefix, page_size=page_size, with_ttl=True, **bounds
             )
         else:
-            entries = self.storage.scan(namespace, prefix, page_size=page_size)
+            entries = self.storage.scan(namespace, prefix, page_size=page_size, **bounds)
         return _blocking(self._run, entries, page_size)
 
     def count(self, namespace: str, prefix: str | None = None) -> int:
@@ -334,6 +357,12 @@ class SyncStorage:
 
     def add(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> bool:
         return self._run(self.storage.add(namespace, key, value, ttl=ttl))
+
+    def incr(self, namespace: str, key: str, amount: int = 1, *, ttl: TTL | None = None) -> int:
+        return self._run(self.storage.incr(namespace, key, amount, ttl=ttl))
+
+    def pop(self, namespace: str, key: str, default: Any = None) -> Any:
+        return self._run(self.storage.pop(namespace, key, default))
 
     def update(
         self, namespace: str, key: str, fn: Callable[[Any], Any], *, ttl: TTL | None = None

@@ -111,9 +111,28 @@ class View:
             "delete", namespace, key, lambda: self.storage.delete(self._namespace(namespace), key)
         )
 
-    async def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
+    async def list(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> builtins.list[Entry]:
         return await self._call(
-            "list", namespace, None, lambda: self.storage.list(self._namespace(namespace), prefix)
+            "list",
+            namespace,
+            None,
+            lambda: self.storage.list(
+                self._namespace(namespace),
+                prefix,
+                start=start,
+                stop=stop,
+                reverse=reverse,
+                limit=limit,
+            ),
         )
 
     async def ttl(self, namespace: str, key: str) -> float | None:
@@ -167,6 +186,9 @@ class View:
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[False] = False,
     ) -> AsyncIterator[Entry]: ...
@@ -177,6 +199,9 @@ class View:
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[True],
     ) -> AsyncIterator[TTLEntry]: ...
@@ -186,15 +211,20 @@ class View:
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: bool = False,
     ) -> AsyncIterator[Entry] | AsyncIterator[TTLEntry]:
         """Entries in key order, a page at a time (arguments checked at the call)."""
         stored = self._namespace(namespace)
+        bounds: dict[str, Any] = {"start": start, "stop": stop, "reverse": reverse}
         if with_ttl:
-            timed = self.storage.scan(stored, prefix, page_size=page_size, with_ttl=True)
+            timed = self.storage.scan(stored, prefix, page_size=page_size, with_ttl=True, **bounds)
             return self._scanned(namespace, timed)
-        return self._scanned(namespace, self.storage.scan(stored, prefix, page_size=page_size))
+        entries = self.storage.scan(stored, prefix, page_size=page_size, **bounds)
+        return self._scanned(namespace, entries)
 
     async def count(self, namespace: str, prefix: str | None = None) -> int:
         return await self._call(
@@ -215,6 +245,24 @@ class View:
             namespace,
             key,
             lambda: self.storage.add(self._namespace(namespace), key, value, ttl=ttl),
+        )
+
+    async def incr(
+        self, namespace: str, key: str, amount: int = 1, *, ttl: TTL | None = None
+    ) -> int:
+        return await self._call(
+            "incr",
+            namespace,
+            key,
+            lambda: self.storage.incr(self._namespace(namespace), key, amount, ttl=ttl),
+        )
+
+    async def pop(self, namespace: str, key: str, default: Any = None) -> Any:
+        return await self._call(
+            "pop",
+            namespace,
+            key,
+            lambda: self.storage.pop(self._namespace(namespace), key, default),
         )
 
     async def update(

@@ -29,6 +29,8 @@ from radaros.storage.lifecycle import Lifecycle, State, logger
 from radaros.storage.primitives import KEEP_EXPIRY, Keep
 from radaros.storage.protocol import (
     DEFAULT_PAGE_SIZE,
+    DELETE,
+    KEEP,
     MEMORY_LONG,
     MEMORY_SHORT,
     SESSION_PREFIX,
@@ -36,7 +38,13 @@ from radaros.storage.protocol import (
     Entry,
     TTLEntry,
 )
-from radaros.storage.validate import check_key, check_namespace, check_prefix, check_ttl
+from radaros.storage.validate import (
+    check_key,
+    check_namespace,
+    check_prefix,
+    check_ttl,
+    prefix_upper_bound,
+)
 
 if TYPE_CHECKING:
     pass
@@ -116,11 +124,28 @@ class StorageDriver(Lifecycle):
         await self._ready()
         return await self._call(self._delete_many, namespace, [key]) > 0
 
-    async def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
-        """Every live entry whose key starts with `prefix`, ascending by key (code points)."""
-        namespace, prefix = check_namespace(namespace), check_prefix(prefix)
+    async def list(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> builtins.list[Entry]:
+        """Every live entry whose key starts with `prefix` and lies in `start <= key < stop`
+        (code point order), ascending (descending with `reverse`), at most `limit`."""
+        namespace, bounds = check_namespace(namespace), _bounds(prefix, start, stop)
+        _check_flag("reverse", reverse)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ValueError(f"limit must be an int >= 0 or None, not {limit!r}")
         await self._ready()
-        rows = await self._call(self._page, namespace, prefix, None, None)
+        if bounds is None or limit == 0:
+            return []
+        rows = await self._call(self._page, namespace, *bounds, None, limit, reverse)
         return [Entry(row[0], self._load(row[1])) for row in rows]
 
     # -- expiry ------------------------------------------------------------------------------
@@ -205,6 +230,9 @@ class StorageDriver(Lifecycle):
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[False] = False,
     ) -> AsyncIterator[Entry]: ...
@@ -215,6 +243,9 @@ class StorageDriver(Lifecycle):
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[True],
     ) -> AsyncIterator[TTLEntry]: ...
@@ -224,44 +255,54 @@ class StorageDriver(Lifecycle):
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: bool = False,
     ) -> AsyncIterator[Entry] | AsyncIterator[TTLEntry]:
-        """Entries in key order, `page_size` at a time (keyset paging: memory stays bounded).
+        """Entries in key order (descending with `reverse`), `page_size` at a time: keyset
+        paging, one statement or command per page, so memory stays bounded.
 
-        Keys present for the whole scan are seen exactly once; keys written during it may
-        or may not be seen. With `with_ttl`, yields `TTLEntry(key, value, ttl)`, value and
-        expiry read together (what export and copy need). Arguments are checked here,
-        before iteration starts.
+        The bounds are those of `list`. Keys present for the whole scan are seen exactly
+        once; keys written during it may or may not be seen. With `with_ttl`, yields
+        `TTLEntry(key, value, ttl)`, value and expiry read together (what export and copy
+        need). Arguments are checked here, before iteration starts.
         """
-        namespace, prefix = check_namespace(namespace), check_prefix(prefix)
+        namespace, bounds = check_namespace(namespace), _bounds(prefix, start, stop)
+        _check_flag("reverse", reverse)
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be a positive int, not {page_size!r}")
+        pages = self._pages(namespace, bounds, reverse, page_size)
         if with_ttl:
-            return self._scan_with_ttl(namespace, prefix, page_size)
-        return self._scan(namespace, prefix, page_size)
+            return self._scan_with_ttl(pages)
+        return self._scan(pages)
 
     async def _pages(
-        self, namespace: str, prefix: str, page_size: int
+        self, namespace: str, bounds: tuple[str, str | None] | None, reverse: bool, page_size: int
     ) -> AsyncIterator[builtins.list[tuple[str, Any, float]]]:
+        if bounds is None:
+            return
         after: str | None = None
         while True:
             await self._ready()
-            rows = await self._call(self._page, namespace, prefix, after, page_size)
+            rows = await self._call(self._page, namespace, *bounds, after, page_size, reverse)
             yield rows
             if len(rows) < page_size:
                 return
             after = rows[-1][0]
 
-    async def _scan(self, namespace: str, prefix: str, page_size: int) -> AsyncIterator[Entry]:
-        async for rows in self._pages(namespace, prefix, page_size):
+    async def _scan(
+        self, pages: AsyncIterator[builtins.list[tuple[str, Any, float]]]
+    ) -> AsyncIterator[Entry]:
+        async for rows in pages:
             for row in rows:
                 yield Entry(row[0], self._load(row[1]))
 
     async def _scan_with_ttl(
-        self, namespace: str, prefix: str, page_size: int
+        self, pages: AsyncIterator[builtins.list[tuple[str, Any, float]]]
     ) -> AsyncIterator[TTLEntry]:
-        async for rows in self._pages(namespace, prefix, page_size):
+        async for rows in pages:
             for key, stored, seconds in rows:
                 yield TTLEntry(key, self._load(stored), seconds)
 
@@ -299,6 +340,46 @@ class StorageDriver(Lifecycle):
         self._after_write()
         return is_stored
 
+    async def incr(
+        self, namespace: str, key: str, amount: int = 1, *, ttl: TTL | None = None
+    ) -> int:
+        """Atomically add `amount` to the integer at `key` and return the result; an absent
+        or expired key starts at 0. A stored value that is not an int raises TypeError and
+        a result beyond signed 64 bits SerializationError; nothing is written then.
+        Without `ttl` the entry keeps its expiry."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        seconds = check_ttl(ttl)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise TypeError(f"amount must be an int, not {type(amount).__name__}")
+        encode(amount)  # beyond signed 64 bits: SerializationError before any I/O
+
+        def add_amount(current_stored: Any) -> int:
+            current = 0 if current_stored is None else self._load(current_stored)
+            if isinstance(current, bool) or not isinstance(current, int):
+                raise TypeError(
+                    f"cannot incr {namespace!r}/{key!r}: it holds "
+                    f"{type(current).__name__}, not an int"
+                )
+            return int(current + amount)
+
+        await self._ready()
+        stored = await self._update_loop(namespace, key, add_amount, _expiry_change(seconds))
+        return int(self._load(stored))
+
+    async def pop(self, namespace: str, key: str, default: Any = None) -> Any:
+        """Atomically remove the entry and return its value, or `default` when absent or
+        expired. Of concurrent pops of one live entry exactly one gets the value."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        taken: builtins.list[Any] = []
+
+        def take(current_stored: Any) -> Any:
+            taken.append(current_stored)
+            return DELETE
+
+        await self._ready()
+        await self._update_loop(namespace, key, take, KEEP_EXPIRY)
+        return default if taken[-1] is None else self._load(taken[-1])
+
     async def update(
         self,
         namespace: str,
@@ -312,7 +393,9 @@ class StorageDriver(Lifecycle):
         Optimistic: read, call `fn`, then write only if the stored value is unchanged;
         otherwise retry. So `fn` may run more than once and must be pure; if it raises,
         nothing is written and the exception propagates. Without `ttl` the entry keeps
-        its expiry.
+        its expiry. `fn` may return `KEEP` (nothing is written; the current value is
+        returned) or `DELETE` (the entry is deleted, atomically with the read; None is
+        returned).
         """
         namespace, key = check_namespace(namespace), check_key(key)
         seconds = check_ttl(ttl)
@@ -324,7 +407,7 @@ class StorageDriver(Lifecycle):
             return fn(None if current is None else self._load(current))
 
         stored = await self._update_loop(namespace, key, apply, _expiry_change(seconds))
-        return self._load(stored)
+        return None if stored is None else self._load(stored)
 
     async def append(
         self,
@@ -379,8 +462,9 @@ class StorageDriver(Lifecycle):
     ) -> Any:
         """Compare-and-swap `fn(current stored value or None)` until it sticks.
 
-        Returns the stored value written. `expiry` is seconds, None (never) or KEEP_EXPIRY
-        (a new entry then never expires).
+        Returns the stored value written (the current one for KEEP, None for DELETE or
+        an absent entry left absent). `expiry` is seconds, None (never) or KEEP_EXPIRY (a
+        new entry then never expires).
 
         Tasks of this instance queue on a per-key lock, so only other instances and
         processes can make a swap fail; those retries back off with jitter.
@@ -393,11 +477,19 @@ class StorageDriver(Lifecycle):
                 result = fn(current)
                 if inspect.isawaitable(result):
                     result = await result
-                stored = self._dump(result)
-                if current is None:
+                if result is KEEP:
+                    return current
+                if result is DELETE:
+                    if current is None:
+                        return None
+                    stored = None
+                    swapped = await self._call(self._delete_if, namespace, key, current)
+                elif current is None:
+                    stored = self._dump(result)
                     fresh = None if isinstance(expiry, Keep) else expiry
                     swapped = await self._call(self._add, namespace, key, stored, fresh)
                 else:
+                    stored = self._dump(result)
                     swapped = await self._call(
                         self._replace_if, namespace, key, current, stored, expiry
                     )
@@ -431,6 +523,25 @@ class StorageDriver(Lifecycle):
             users[0] -= 1
             if users[0] == 0:
                 del self._key_locks[slot]
+
+
+def _bounds(prefix: object, start: object, stop: object) -> tuple[str, str | None] | None:
+    """`(low, high)`: the keys starting with `prefix` within `start <= key < stop`, as
+    `low <= key < high` (high None: no bound); None when no key can be in range."""
+    prefix = check_prefix(prefix)
+    low = max(prefix, "" if start is None else check_prefix(start))
+    high = prefix_upper_bound(prefix) if prefix else None
+    if stop is not None:
+        stop = check_prefix(stop)
+        high = stop if high is None else min(high, stop)
+    if high is not None and low >= high:
+        return None
+    return low, high
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
 
 
 def _expiry_change(seconds: float | None) -> float | Keep | None:

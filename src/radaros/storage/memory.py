@@ -17,6 +17,7 @@ from typing import Any
 from radaros.storage.base import StorageDriver
 from radaros.storage.primitives import Keep
 from radaros.storage.url import split_query
+from radaros.storage.validate import prefix_upper_bound
 
 __all__ = ["InMemoryStorage"]
 
@@ -128,29 +129,42 @@ class InMemoryStorage(StorageDriver):
         return live
 
     async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> list[tuple[str, str, float]]:
         space = self._data.get(namespace)
         if space is None:
             return []
         keys = space.keys
-        start = (
-            bisect.bisect_right(keys, after)
-            if after is not None and after >= prefix
-            else bisect.bisect_left(keys, prefix)
-        )
+        first = bisect.bisect_left(keys, low)
+        end = len(keys) if high is None else bisect.bisect_left(keys, high)
+        if after is not None:
+            if reverse:
+                end = min(end, bisect.bisect_left(keys, after))
+            else:
+                first = max(first, bisect.bisect_right(keys, after))
+        indexes = range(end - 1, first - 1, -1) if reverse else range(first, end)
         now = time.monotonic()
         rows: list[tuple[str, str, float]] = []
-        for index in range(start, len(keys)):
+        for index in indexes:
             key = keys[index]
-            if not key.startswith(prefix):
-                break
             entry = space.values[key]
             if _is_live(entry, now):
                 rows.append((key, entry[0], _remaining(entry, now)))
                 if limit is not None and len(rows) >= limit:
                     break
         return rows
+
+    async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
+        entry = self._live_entry(namespace, key)
+        if entry is None or entry[0] != expected:
+            return False
+        return await self._delete_many(namespace, [key]) == 1
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
         entry = self._live_entry(namespace, key)
@@ -164,13 +178,14 @@ class InMemoryStorage(StorageDriver):
         return True
 
     async def _count(self, namespace: str, prefix: str) -> int:
-        return len(await self._page(namespace, prefix, None, None))
+        high = prefix_upper_bound(prefix) if prefix else None
+        return len(await self._page(namespace, prefix, high, None, None, False))
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         space = self._data.get(namespace)
         if space is None:
             return 0
-        live = len(await self._page(namespace, prefix, None, None))
+        live = await self._count(namespace, prefix)
         start = bisect.bisect_left(space.keys, prefix)
         end = start
         while end < len(space.keys) and space.keys[end].startswith(prefix):

@@ -316,17 +316,26 @@ class MongoDBStorage(StorageDriver):
             raise StorageClosedError(f"{self!r} is closed")
         return self._collection
 
-    def _key_range(self, prefix: str, after: str | None) -> dict[str, str]:
+    @staticmethod
+    def _key_range(
+        low: str, high: str | None, after: str | None = None, reverse: bool = False
+    ) -> dict[str, str]:
+        """The `k` condition for `low <= k < high`, past `after` in the direction."""
         condition: dict[str, str] = {}
-        if prefix:
-            condition["$gte"] = prefix
-            upper = prefix_upper_bound(prefix)
-            if upper is not None:
-                condition["$lt"] = upper
-        if after is not None and after >= prefix:
+        if low:
+            condition["$gte"] = low
+        if high is not None:
+            condition["$lt"] = high
+        if after is not None and not reverse and after >= low:
             condition.pop("$gte", None)
             condition["$gt"] = after
+        if after is not None and reverse and (high is None or after <= high):
+            condition["$lt"] = after
         return condition
+
+    @classmethod
+    def _prefix_range(cls, prefix: str) -> dict[str, str]:
+        return cls._key_range(prefix, prefix_upper_bound(prefix) if prefix else None)
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -396,14 +405,21 @@ class MongoDBStorage(StorageDriver):
         return int(result.deleted_count)
 
     async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> list[tuple[str, _Stored, float]]:
         now = await self._now()
         query: dict[str, Any] = {"ns": namespace, "e": {"$gt": now}}
-        key_range = self._key_range(prefix, after)
+        key_range = self._key_range(low, high, after, reverse)
         if key_range:
             query["k"] = key_range
-        cursor = self._live_collection().find(query, _PAGE_FIELDS, sort=[("k", 1)], hint="ns_k_e")
+        order = [("k", -1 if reverse else 1)]
+        cursor = self._live_collection().find(query, _PAGE_FIELDS, sort=order, hint="ns_k_e")
         if limit is not None:
             cursor = cursor.limit(limit)
         return [
@@ -429,14 +445,14 @@ class MongoDBStorage(StorageDriver):
 
     async def _count(self, namespace: str, prefix: str) -> int:
         query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
-        key_range = self._key_range(prefix, None)
+        key_range = self._prefix_range(prefix)
         if key_range:
             query["k"] = key_range
         return int(await self._live_collection().count_documents(query, hint="ns_k_e"))
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         query: dict[str, Any] = {"ns": namespace, "e": {"$gt": await self._now()}}
-        key_range = self._key_range(prefix, None)
+        key_range = self._prefix_range(prefix)
         if key_range:
             query["k"] = key_range
         # Expired documents are left to the TTL index; only live ones are counted.
@@ -445,10 +461,18 @@ class MongoDBStorage(StorageDriver):
 
     async def _namespaces(self, prefix: str) -> list[str]:
         # `ns` first: the (ns, k, e) index bounds the scan to the prefix's namespaces.
-        query: dict[str, Any] = {"ns": self._key_range(prefix, None)} if prefix else {}
+        query: dict[str, Any] = {"ns": self._prefix_range(prefix)} if prefix else {}
         query["e"] = {"$gt": await self._now()}
         names = await self._live_collection().distinct("ns", query)
         return sorted(names)
+
+    async def _delete_if(self, namespace: str, key: str, expected: _Stored) -> bool:
+        # The revision `r` changes with every write of the value: deleting the document
+        # at the revision read is compare-and-delete.
+        result = await self._live_collection().delete_one(
+            {"_id": expected.document_id, "r": expected.revision, "e": {"$gt": await self._now()}}
+        )
+        return bool(result.deleted_count == 1)
 
     async def _add(self, namespace: str, key: str, stored: _Stored, ttl: float | None) -> bool:
         now = await self._now()

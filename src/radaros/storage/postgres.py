@@ -363,9 +363,15 @@ class PostgresStorage(StorageDriver):
         return int(await self._fetchval(self._sql.delete_many, namespace, list(keys)))
 
     async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> list[tuple[str, str, float]]:
-        sql, args = self._sql.page(namespace, prefix, after, limit)
+        sql, args = self._sql.page(namespace, low, high, after, limit, reverse)
         return [(row[0], row[1], row[2]) for row in await self._fetch(sql, *args)]
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
@@ -376,7 +382,8 @@ class PostgresStorage(StorageDriver):
         return await self._fetchval(self._sql.touch, namespace, key, ttl) is not None
 
     async def _count(self, namespace: str, prefix: str) -> int:
-        sql, args = self._sql.range("count(*)", namespace, prefix, None, None)
+        high = prefix_upper_bound(prefix) if prefix else None
+        sql, args = self._sql.range("count(*)", namespace, prefix, high, None, None)
         return int(await self._fetchval(sql, *args))
 
     async def _clear(self, namespace: str, prefix: str) -> int:
@@ -402,6 +409,9 @@ class PostgresStorage(StorageDriver):
                 self._sql.replace_new_expiry, namespace, key, expected, stored, _seconds(ttl)
             )
         return result is not None
+
+    async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
+        return await self._fetchval(self._sql.delete_if, namespace, key, expected) is not None
 
     async def _sweep_batch(self, limit: int) -> int:
         return int(await self._fetchval(self._sql.sweep, limit))
@@ -489,6 +499,10 @@ class Statements:
             f"UPDATE {table} SET value = $4, expires_at = {expiry('$5')} "
             f"WHERE namespace = $1 AND key = $2 AND value = $3 AND {live} RETURNING 1"
         )
+        self.delete_if = (
+            f"DELETE FROM {table} "
+            f"WHERE namespace = $1 AND key = $2 AND value = $3 AND {live} RETURNING 1"
+        )
         self.sweep = (
             f"WITH gone AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY("
             f"SELECT ctid FROM {table} WHERE expires_at <= now() LIMIT $1)) RETURNING 1) "
@@ -509,56 +523,58 @@ class Statements:
               AND EXISTS (SELECT 1 FROM {table} t WHERE t.namespace = names.name AND {live})
             ORDER BY name
         """
-        self._ranges: dict[tuple[str, bool, bool, bool, bool, bool], str] = {}
+        self._ranges: dict[tuple[str, bool, bool, bool, bool, str], str] = {}
 
-    def _where(self, prefix: str, upper: str | None, after: str | None) -> tuple[str, list[Any]]:
+    def _where(
+        self, low: str, high: str | None, after: str | None, order: str
+    ) -> tuple[str, list[Any]]:
         conditions = ["namespace = $1"]
         args: list[Any] = []
-        if prefix:
-            args.append(prefix)
+        if low:
+            args.append(low)
             conditions.append(f"key >= ${len(args) + 1}")
-            if upper is not None:
-                args.append(upper)
-                conditions.append(f"key < ${len(args) + 1}")
+        if high is not None:
+            args.append(high)
+            conditions.append(f"key < ${len(args) + 1}")
         if after is not None:
             args.append(after)
-            conditions.append(f"key > ${len(args) + 1}")
+            conditions.append(f"key {'<' if order == 'DESC' else '>'} ${len(args) + 1}")
         return " AND ".join(conditions), args
 
     def page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> tuple[str, list[Any]]:
-        """A page of (key, value, seconds to live) rows in key order, and its arguments."""
-        return self.range(
-            f"key, value, {self.remaining}", namespace, prefix, after, limit, ordered=True
-        )
+        """A page of (key, value, seconds to live) rows in key order (descending with
+        `reverse`), and its arguments."""
+        order = "DESC" if reverse else "ASC"
+        select = f"key, value, {self.remaining}"
+        return self.range(select, namespace, low, high, after, limit, order=order)
 
     def range(
         self,
         select: str,
         namespace: str,
-        prefix: str,
+        low: str,
+        high: str | None,
         after: str | None,
         limit: int | None,
         *,
-        ordered: bool = False,
+        order: str = "",
     ) -> tuple[str, list[Any]]:
-        """`SELECT {select}` over live keys of a namespace starting with `prefix` (by key
-        when `ordered`)."""
-        upper = prefix_upper_bound(prefix)
-        where, args = self._where(prefix, upper, after)
+        """`SELECT {select}` over live keys of a namespace with `low <= key < high`, past
+        `after` in the direction of `order` ("ASC", "DESC", or "" for unordered)."""
+        where, args = self._where(low, high, after, order)
         args = [namespace, *args]
-        shape = (
-            select,
-            bool(prefix),
-            upper is not None,
-            after is not None,
-            limit is not None,
-            ordered,
-        )
+        shape = (select, bool(low), high is not None, after is not None, limit is not None, order)
         sql = self._ranges.get(shape)
         if sql is None:
-            order = " ORDER BY key" if ordered else ""
+            order = f" ORDER BY key {order}" if order else ""
             limit_sql = f" LIMIT ${len(args) + 1}" if limit is not None else ""
             sql = self._ranges[shape] = (
                 f"SELECT {select} FROM {self.table} WHERE {where} AND {self.live}{order}{limit_sql}"
@@ -569,7 +585,8 @@ class Statements:
 
     def clear(self, namespace: str, prefix: str) -> tuple[str, list[Any]]:
         """Delete the prefix's keys; the count returned is of the live ones."""
-        where, args = self._where(prefix, prefix_upper_bound(prefix), None)
+        high = prefix_upper_bound(prefix) if prefix else None
+        where, args = self._where(prefix, high, None, "")
         sql = (
             f"WITH gone AS (DELETE FROM {self.table} WHERE {where} RETURNING expires_at) "
             "SELECT count(*) FILTER (WHERE expires_at IS NULL OR expires_at > now()) FROM gone"

@@ -13,7 +13,7 @@ to keep another form (MongoDB keeps readable documents), as long as `_dump` appl
 codec's checks and `_replace_if` can compare what `_get` returned.
 
 Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
-`_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
+`_delete_if`, `_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
 speed): `_initialize`, `_get_many`, `_ttl`, `_count`, `_clear`, `_sweep_batch`.
 
 Hooks and class attributes a driver may define:
@@ -44,6 +44,7 @@ from radaros.storage.codec import decode, encode
 from radaros.storage.errors import ErrorRule
 from radaros.storage.protocol import DEFAULT_PAGE_SIZE
 from radaros.storage.url import split_query
+from radaros.storage.validate import prefix_upper_bound
 
 __all__ = ["KEEP_EXPIRY", "Keep", "Primitives"]
 
@@ -132,16 +133,23 @@ class Primitives(abc.ABC):
 
     @abc.abstractmethod
     async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> builtins.list[tuple[str, Any, float]]:
-        """Live (key, stored, seconds to live or `math.inf`) rows whose key starts with
-        `prefix` and is > `after`, ascending, at most `limit` (None: all). Value and expiry
-        are read together. Must use the index, and match the prefix literally."""
+        """Live (key, stored, seconds to live or `math.inf`) rows with `low <= key < high`
+        (`high` None: no upper bound) and past `after` (> it ascending, < it with
+        `reverse`), in key order (descending with `reverse`), at most `limit` (None: all).
+        Value and expiry are read together, in one statement or command, from the index."""
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
         """Seconds to live of a live entry (`math.inf`: never), None when absent (generic:
         a one-row page starting at the key)."""
-        rows = await self._page(namespace, key, None, 1)
+        rows = await self._page(namespace, key, None, None, 1, False)
         return rows[0][2] if rows and rows[0][0] == key else None
 
     @abc.abstractmethod
@@ -150,16 +158,16 @@ class Primitives(abc.ABC):
 
     async def _count(self, namespace: str, prefix: str) -> int:
         """Live keys starting with `prefix` (generic: pages through them)."""
-        total, after = 0, None
-        while rows := await self._page(namespace, prefix, after, DEFAULT_PAGE_SIZE):
+        total, after, high = 0, None, prefix_upper_bound(prefix) if prefix else None
+        while rows := await self._page(namespace, prefix, high, after, DEFAULT_PAGE_SIZE, False):
             total += len(rows)
             after = rows[-1][0]
         return total
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         """Delete keys starting with `prefix`; return the live ones (generic: page + delete)."""
-        total = 0
-        while rows := await self._page(namespace, prefix, None, DEFAULT_PAGE_SIZE):
+        total, high = 0, prefix_upper_bound(prefix) if prefix else None
+        while rows := await self._page(namespace, prefix, high, None, DEFAULT_PAGE_SIZE, False):
             total += await self._delete_many(namespace, [row[0] for row in rows])
         return total
 
@@ -178,6 +186,11 @@ class Primitives(abc.ABC):
     ) -> bool:
         """Replace the value only if the live entry still holds `expected` (as `_get` gave
         it); True if replaced. Expiry: now + ttl, None never, `KEEP_EXPIRY` unchanged."""
+
+    @abc.abstractmethod
+    async def _delete_if(self, namespace: str, key: str, expected: Any) -> bool:
+        """Delete the entry only if it is live and still holds `expected` (as `_get` gave
+        it); True if deleted. What `pop` and an update's `DELETE` rest on."""
 
     async def _sweep_batch(self, limit: int) -> int:
         """Delete at most `limit` expired entries; return how many (default: the backend

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "DELETE",
+    "KEEP",
     "MEMORY_LONG",
     "MEMORY_SHORT",
     "OPERATIONS",
@@ -45,6 +47,23 @@ SESSION_PREFIX = "session:"
 
 DEFAULT_PAGE_SIZE = 500
 """Entries per page of `scan` unless `page_size` says otherwise."""
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self) -> str:
+        return self.name  # copy and pickle give back the one instance
+
+
+KEEP: Any = _Sentinel("KEEP")
+"""Returned by an `update` function: write nothing (`update` returns the current value)."""
+DELETE: Any = _Sentinel("DELETE")
+"""Returned by an `update` function: delete the entry, atomically with the read."""
 
 
 class Entry(NamedTuple):
@@ -96,8 +115,17 @@ class KeyValue(Protocol):
     async def delete(self, namespace: str, key: str) -> bool:
         """Remove the key; True if a live entry was removed."""
 
-    async def list(self, namespace: str, prefix: str | None = None) -> builtins.list[Entry]:
-        """Every live entry whose key starts with `prefix`, ascending by key."""
+    async def list(
+        self,
+        namespace: str,
+        prefix: str | None = None,
+        *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> builtins.list[Entry]:
+        """Live entries with `prefix` in `start <= key < stop`, by key, at most `limit`."""
 
     async def ttl(self, namespace: str, key: str) -> float | None:
         """Seconds left (`math.inf`: never); None when absent or expired."""
@@ -128,6 +156,9 @@ class KeyValue(Protocol):
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[False] = False,
     ) -> AsyncIterator[Entry]: ...
@@ -138,6 +169,9 @@ class KeyValue(Protocol):
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: Literal[True],
     ) -> AsyncIterator[TTLEntry]: ...
@@ -147,6 +181,9 @@ class KeyValue(Protocol):
         namespace: str,
         prefix: str | None = None,
         *,
+        start: str | None = None,
+        stop: str | None = None,
+        reverse: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         with_ttl: bool = False,
     ) -> AsyncIterator[Entry] | AsyncIterator[TTLEntry]:
@@ -164,6 +201,14 @@ class KeyValue(Protocol):
 
     async def add(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> bool:
         """Store only if absent or expired; True if it stored."""
+
+    async def incr(
+        self, namespace: str, key: str, amount: int = 1, *, ttl: TTL | None = None
+    ) -> int:
+        """Atomically add `amount` to the int at `key` (absent: 0); the result."""
+
+    async def pop(self, namespace: str, key: str, default: Any = None) -> Any:
+        """Atomically remove the entry and return its value (`default` when absent)."""
 
     async def update(
         self,

@@ -104,14 +104,23 @@ def _seconds(remaining: str) -> float:
     return math.inf if milliseconds == -1 else milliseconds / 1000
 
 
-def _lex_range(prefix: str, after: str | None) -> tuple[str, str]:
-    """ZRANGEBYLEX bounds for keys starting with `prefix` and greater than `after`."""
-    if after is not None and after >= prefix:
+def _lex_range(
+    low: str, high: str | None, after: str | None = None, reverse: bool = False
+) -> tuple[str, str]:
+    """(min, max) lexicographic bounds for `low <= key < high`, past `after` (above it,
+    or below it with `reverse`)."""
+    start = f"[{low}" if low else "-"
+    stop = "+" if high is None else f"({high}"
+    if after is not None and not reverse and after >= low:
         start = f"({after}"
-    else:
-        start = f"[{prefix}" if prefix else "-"
-    upper = prefix_upper_bound(prefix)
-    return start, "+" if upper is None else f"({upper}"
+    if after is not None and reverse and (high is None or after <= high):
+        stop = f"({after}"
+    return start, stop
+
+
+def _prefix_range(prefix: str, after: str | None = None) -> tuple[str, str]:
+    """Bounds for the keys (or names) starting with `prefix`, above `after`."""
+    return _lex_range(prefix, prefix_upper_bound(prefix) if prefix else None, after)
 
 
 class RedisStorage(StorageDriver):
@@ -314,13 +323,20 @@ class RedisStorage(StorageDriver):
         return live
 
     async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> list[tuple[str, str, float]]:
         rows: list[tuple[str, str, float]] = []
         while True:
             wanted = MAX_ARGUMENTS if limit is None else min(MAX_ARGUMENTS, limit - len(rows))
-            start, stop = _lex_range(prefix, after)
-            flat = await self._run(lua.PAGE, namespace, start, stop, wanted)
+            start, stop = _lex_range(low, high, after, reverse)
+            script = lua.PAGE_REVERSE if reverse else lua.PAGE
+            flat = await self._run(script, namespace, start, stop, wanted)
             for index in range(0, len(flat), 3):
                 rows.append((flat[index], flat[index + 1], _seconds(flat[index + 2])))
             if len(flat) < 3 * wanted or (limit is not None and len(rows) >= limit):
@@ -335,11 +351,11 @@ class RedisStorage(StorageDriver):
         return int(await self._run(lua.TOUCH, namespace, key, _milliseconds(ttl))) == 1
 
     async def _count(self, namespace: str, prefix: str) -> int:
-        start, stop = _lex_range(prefix, None)
+        start, stop = _prefix_range(prefix)
         return int(await self._run(lua.COUNT, namespace, start, stop))
 
     async def _clear(self, namespace: str, prefix: str) -> int:
-        start, stop = _lex_range(prefix, None)
+        start, stop = _prefix_range(prefix)
         live = 0
         while True:
             removed_live, removed = await self._run(
@@ -353,7 +369,7 @@ class RedisStorage(StorageDriver):
         names: list[str] = []
         after: str | None = None
         while True:
-            candidates = await self._index_range(*_lex_range(prefix, after), MAX_ARGUMENTS)
+            candidates = await self._index_range(*_prefix_range(prefix, after), MAX_ARGUMENTS)
             if not candidates:
                 return names
             counts = await self._live_counts(candidates)
@@ -391,10 +407,13 @@ class RedisStorage(StorageDriver):
         replaced = await self._run(lua.REPLACE_IF, namespace, key, expected, stored, *expiry)
         return int(replaced) == 1
 
+    async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
+        return int(await self._run(lua.DELETE_IF, namespace, key, expected)) == 1
+
     async def _sweep_batch(self, limit: int) -> int:
         """Reclaim expired entries of the next namespaces in the index (cycling through it);
         in a cluster, also unlist namespaces that are empty."""
-        start, stop = _lex_range("", self._sweep_after or None)
+        start, stop = _prefix_range("", self._sweep_after or None)
         candidates = await self._index_range(start, stop, SWEEP_NAMESPACES)
         self._sweep_after = candidates[-1] if len(candidates) == SWEEP_NAMESPACES else ""
         removed = 0

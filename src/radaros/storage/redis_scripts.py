@@ -113,6 +113,40 @@ while found < limit do
 end
 return rows
 """
+_PAGE_REVERSE = """
+local start, stop, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local rows, found = {}, 0
+while found < limit do
+  local wanted = limit - found
+  local batch = redis.call('ZREVRANGEBYLEX', keys, stop, start, 'LIMIT', 0, wanted)
+  if #batch == 0 then break end
+  local batch_values = redis.call('HMGET', values, unpack(batch))
+  local times = redis.call('ZMSCORE', expiries, unpack(batch))
+  for i = 1, #batch do
+    if batch_values[i] and is_live(times[i]) then
+      found = found + 1
+      rows[#rows + 1] = batch[i]
+      rows[#rows + 1] = batch_values[i]
+      rows[#rows + 1] = tostring(remaining(times[i]))
+    end
+  end
+  if #batch < wanted then break end
+  stop = '(' .. batch[#batch]
+end
+return rows
+"""
+_DELETE_IF = """
+local key = ARGV[2]
+if redis.call('HGET', values, key) ~= ARGV[3]
+   or not is_live(redis.call('ZSCORE', expiries, key)) then
+  return 0
+end
+redis.call('HDEL', values, key)
+redis.call('ZREM', keys, key)
+redis.call('ZREM', expiries, key)
+forget_if_empty()
+return 1
+"""
 _TTL = """
 if redis.call('HEXISTS', values, ARGV[2]) == 0 then return false end
 local expiry = redis.call('ZSCORE', expiries, ARGV[2])
@@ -197,6 +231,8 @@ GET_MANY = Script("get_many", _GET_MANY)
 PUT = Script("put", _PUT, writes=True)
 DELETE = Script("delete", _DELETE, writes=True)
 PAGE = Script("page", _PAGE)
+PAGE_REVERSE = Script("page_reverse", _PAGE_REVERSE)
+DELETE_IF = Script("delete_if", _DELETE_IF, writes=True)
 TTL = Script("ttl", _TTL)
 TOUCH = Script("touch", _TOUCH)
 COUNT = Script("count", _COUNT, writes=True)
@@ -210,7 +246,9 @@ ALL = (
     GET_MANY,
     PUT,
     DELETE,
+    DELETE_IF,
     PAGE,
+    PAGE_REVERSE,
     TTL,
     TOUCH,
     COUNT,

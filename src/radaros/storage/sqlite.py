@@ -71,6 +71,10 @@ def _expiry(now: float, ttl: float | None) -> float | None:
     return None if ttl is None or ttl == math.inf else now + ttl
 
 
+def _upper(prefix: str) -> str | None:
+    return prefix_upper_bound(prefix) if prefix else None
+
+
 def _remaining(expires_at: float | None, now: float) -> float:
     return math.inf if expires_at is None else expires_at - now
 
@@ -298,9 +302,15 @@ class SqliteStorage(StorageDriver):
         return await self._run(work, write=True)
 
     async def _page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> list[tuple[str, str, float]]:
-        sql, params = self._sql.page(namespace, prefix, after, limit)
+        sql, params = self._sql.page(namespace, low, high, after, limit, reverse)
 
         def work(connection: Connection) -> list[tuple[str, str, float]]:
             now = time.time()
@@ -332,7 +342,9 @@ class SqliteStorage(StorageDriver):
         return await self._run(work, write=True)
 
     async def _count(self, namespace: str, prefix: str) -> int:
-        sql, params = self._sql.range("SELECT count(*)", namespace, prefix, None, None)
+        sql, params = self._sql.range(
+            "SELECT count(*)", namespace, prefix, _upper(prefix), None, None
+        )
 
         def work(connection: Connection) -> int:
             return int(connection.execute(sql, (time.time(), *params)).fetchone()[0])
@@ -340,7 +352,9 @@ class SqliteStorage(StorageDriver):
         return await self._run(work, write=False)
 
     async def _clear(self, namespace: str, prefix: str) -> int:
-        count_sql, params = self._sql.range("SELECT count(*)", namespace, prefix, None, None)
+        count_sql, params = self._sql.range(
+            "SELECT count(*)", namespace, prefix, _upper(prefix), None, None
+        )
         delete_sql = self._sql.clear(bool(prefix), prefix_upper_bound(prefix) is not None)
 
         def work(connection: Connection) -> int:
@@ -381,6 +395,13 @@ class SqliteStorage(StorageDriver):
                 params = (stored, _expiry(now, ttl), namespace, key, expected, now)
                 cursor = connection.execute(self._sql.replace_new_expiry, params)
             return cursor.rowcount == 1
+
+        return await self._run(work, write=True)
+
+    async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
+        def work(connection: Connection) -> bool:
+            params = (namespace, key, expected, time.time())
+            return connection.execute(self._sql.delete_if, params).rowcount == 1
 
         return await self._run(work, write=True)
 
@@ -434,6 +455,9 @@ class Statements:
             f"UPDATE {table} SET value = ?, expires_at = ? "
             f"WHERE namespace = ? AND key = ? AND value = ? AND {live}"
         )
+        self.delete_if = (
+            f"DELETE FROM {table} WHERE namespace = ? AND key = ? AND value = ? AND {live}"
+        )
         self.sweep = (
             f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
             "WHERE expires_at <= ? LIMIT ?)"
@@ -455,7 +479,7 @@ class Statements:
         """
         self._get_many: dict[int, str] = {}
         self._delete_many: dict[int, tuple[str, str]] = {}
-        self._ranges: dict[tuple[str, bool, bool, bool, bool, bool], str] = {}
+        self._ranges: dict[tuple[str, bool, bool, bool, bool, str], str] = {}
 
     def get_many(self, count: int) -> str:
         sql = self._get_many.get(count)
@@ -480,39 +504,40 @@ class Statements:
         return pair
 
     def page(
-        self, namespace: str, prefix: str, after: str | None, limit: int | None
+        self,
+        namespace: str,
+        low: str,
+        high: str | None,
+        after: str | None,
+        limit: int | None,
+        reverse: bool,
     ) -> tuple[str, tuple[Any, ...]]:
-        """A page of (key, value, expires_at) rows in key order; pass `(now, *params)`."""
-        return self.range(
-            "SELECT key, value, expires_at", namespace, prefix, after, limit, ordered=True
-        )
+        """A page of (key, value, expires_at) rows in key order (descending with
+        `reverse`); pass `(now, *params)`."""
+        order = "DESC" if reverse else "ASC"
+        select = "SELECT key, value, expires_at"
+        return self.range(select, namespace, low, high, after, limit, order=order)
 
     def range(
         self,
         select: str,
         namespace: str,
-        prefix: str,
+        low: str,
+        high: str | None,
         after: str | None,
         limit: int | None,
         *,
-        ordered: bool = False,
+        order: str = "",
     ) -> tuple[str, tuple[Any, ...]]:
-        """A `select` over the live keys of a namespace that start with `prefix` (by key
-        when `ordered`). The liveness test comes first, so callers pass `(now, *params)`."""
-        upper = prefix_upper_bound(prefix)
-        shape = (
-            select,
-            bool(prefix),
-            upper is not None,
-            after is not None,
-            limit is not None,
-            ordered,
-        )
+        """A `select` over the live keys of a namespace with `low <= key < high`, past
+        `after` in the direction of `order` ("ASC", "DESC" or "" for unordered). The
+        liveness test comes first, so callers pass `(now, *params)`."""
+        shape = (select, bool(low), high is not None, after is not None, limit is not None, order)
         params: list[Any] = [namespace]
-        if prefix:
-            params.append(prefix)
-            if upper is not None:
-                params.append(upper)
+        if low:
+            params.append(low)
+        if high is not None:
+            params.append(high)
         if after is not None:
             params.append(after)
         if limit is not None:
@@ -520,13 +545,13 @@ class Statements:
         sql = self._ranges.get(shape)
         if sql is None:
             where = [self.live, "namespace = ?"]
-            if prefix:
+            if low:
                 where.append("key >= ?")
-                if upper is not None:
-                    where.append("key < ?")
+            if high is not None:
+                where.append("key < ?")
             if after is not None:
-                where.append("key > ?")
-            order = " ORDER BY key" if ordered else ""
+                where.append("key < ?" if order == "DESC" else "key > ?")
+            order = f" ORDER BY key {order}" if order else ""
             limit_sql = " LIMIT ?" if limit is not None else ""
             sql = self._ranges[shape] = (
                 f"{select} FROM {self.table} WHERE {' AND '.join(where)}{order}{limit_sql}"
