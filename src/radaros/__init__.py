@@ -17,6 +17,8 @@ from radaros.sessions import (
     Summaries,
 )
 from radaros.storage import (
+    DELETE,
+    KEEP,
     MEMORY_LONG,
     MEMORY_SHORT,
     SESSION_PREFIX,
@@ -40,6 +42,8 @@ from radaros.storage import (
 )
 
 __all__ = [
+    "DELETE",
+    "KEEP",
     "MEMORY_LONG",
     "MEMORY_SHORT",
     "SESSION_PREFIX",

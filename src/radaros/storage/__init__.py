@@ -20,6 +20,8 @@ from radaros.storage.memory import InMemoryStorage
 from radaros.storage.mongodb import MongoDBStorage
 from radaros.storage.postgres import PostgresStorage
 from radaros.storage.protocol import (
+    DELETE,
+    KEEP,
     MEMORY_LONG,
     MEMORY_SHORT,
     SESSION_PREFIX,
@@ -32,6 +34,8 @@ from radaros.storage.schemes import open_storage
 from radaros.storage.sqlite import SqliteStorage
 
 __all__ = [
+    "DELETE",
+    "KEEP",
     "MEMORY_LONG",
     "MEMORY_SHORT",
     "SESSION_PREFIX",

@@ -9,13 +9,14 @@ class TestMyDriver(ConformanceSuite):
         return lambda: MyStorage(...)   # a new, unopened driver on this test's data
 ```
 Each section of promises is a class of its own (`KeyTests`, `ValueTests`, `ExpiryTests`,
-`BatchTests`, `ListingTests`, `AtomicTests`, `LifecycleTests`, `ErrorTests`): subclass one
-to run only its tests while you build. The kit needs pytest and pytest-asyncio
-(`asyncio_mode = "auto"`).
+`BatchTests`, `ListingTests`, `CoreTests`, `AtomicTests`, `LifecycleTests`,
+`ErrorTests`): subclass one to run only its tests while you build. The kit needs pytest
+and pytest-asyncio (`asyncio_mode = "auto"`).
 """
 
 from radaros.storage.testing.atomic import AtomicTests
 from radaros.storage.testing.batches import BatchTests
+from radaros.storage.testing.core import CoreTests
 from radaros.storage.testing.errors import ErrorTests
 from radaros.storage.testing.expiry import ExpiryTests
 from radaros.storage.testing.keys import KeyTests
@@ -29,6 +30,7 @@ __all__ = [
     "AtomicTests",
     "BatchTests",
     "ConformanceSuite",
+    "CoreTests",
     "ErrorTests",
     "ExpiryTests",
     "KeyTests",

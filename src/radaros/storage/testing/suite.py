@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from radaros.storage.testing.atomic import AtomicTests
 from radaros.storage.testing.batches import BatchTests
+from radaros.storage.testing.core import CoreTests
 from radaros.storage.testing.errors import ErrorTests
 from radaros.storage.testing.expiry import ExpiryTests
 from radaros.storage.testing.keys import KeyTests
@@ -24,6 +25,7 @@ class ConformanceSuite(
     ExpiryTests,
     BatchTests,
     ListingTests,
+    CoreTests,
     AtomicTests,
     LifecycleTests,
     ErrorTests,
