@@ -97,6 +97,27 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield opened
 
 
+@pytest.fixture(params=DRIVERS)
+async def peers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[list[StorageDriver]]:
+    """Four opened instances on the same data (for memory, whose instances share nothing,
+    one instance four times)."""
+    factory = driver_factory(request.param, tmp_path, request)
+    if request.param == "memory":
+        async with factory() as only:
+            yield [only] * 4
+        return
+    instances = [factory() for _ in range(4)]
+    for instance in instances:
+        await instance.initialize()
+    try:
+        yield instances
+    finally:
+        for instance in instances:
+            await instance.close()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if FIGURES:
         terminalreporter.section("reliability figures")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,21 @@ async def test_delete_leaves_nothing_of_the_session(storage: StorageDriver) -> N
     assert await sessions.delete("gone") is True
     assert await sessions.delete("gone") is False
     after = await everything(storage)
-    assert after == {
+    expected = {
         namespace: {key: value for key, value in entries.items() if "gone" not in key}
         for namespace, entries in before.items()
     }
+    expected[MEMORY_SHORT]["gone"] = {"deleted": True}  # the tombstone, which expires
+    assert after == expected
     assert [s.id for s in await sessions.list("ada")] == [keep.id]
+    assert await ChatHistory(storage, "gone").messages() == []
+    with pytest.raises(SessionNotFoundError):
+        await ChatHistory(storage, "gone").add({"text": "too late"})
+    assert await everything(storage) == expected
+    # The id can be used again: a new session starts with an empty history.
+    await sessions.create("ada", session_id="gone")
+    assert await sessions.history("gone").add({"text": "new"}) == 1
+    assert await sessions.history("gone").messages() == [{"text": "new"}]
 
 
 async def test_touch_slides_the_expiry_of_everything_in_the_session(
@@ -133,6 +144,7 @@ async def test_touch_slides_the_expiry_of_everything_in_the_session(
         (MEMORY_LONG, "s1"),
     ]:
         await storage.touch(namespace, key, 5)
+    await storage.delete(SESSION_USERS, "ada/s1")  # an index entry a crash left unwritten
     assert await sessions.touch("s1") is True
     for namespace, key in [
         (SESSION_META, "s1"),
@@ -236,10 +248,13 @@ async def test_history_window_total_and_clear(storage: StorageDriver) -> None:
     assert await history.messages() == [{"n": 2}, {"n": 3}, {"n": 4}]
     assert await history.messages(last=2) == [{"n": 3}, {"n": 4}]
     assert await history.total() == 4
-    assert await storage.get(MEMORY_SHORT, "s1") == {
-        "total": 4,
-        "messages": [{"n": 2}, {"n": 3}, {"n": 4}],
-    }
+    assert await storage.get(MEMORY_SHORT, "s1") == 4  # the counter
+    assert await storage.list(MEMORY_SHORT, "s1/") == [
+        (f"s1/1{n:019d}", {"n": n}) for n in (2, 3, 4)
+    ]
+    assert await history.pop() == {"n": 4}
+    assert await history.messages() == [{"n": 2}, {"n": 3}]
+    assert await history.total() == 4  # ever added
     assert await history.clear() is True
     assert await history.messages() == []
     assert await history.total() == 0
@@ -270,18 +285,22 @@ async def test_history_refuses_what_is_not_a_history(storage: StorageDriver) -> 
     await storage.set(MEMORY_SHORT, "s1", ["an", "old", "layout"])
     with pytest.raises(SerializationError, match="not a chat history"):
         await history.add({"text": "hi"})
-    with pytest.raises(SerializationError, match="not a chat history"):
-        await history.messages()
+    assert await history.messages() == []
     assert await storage.get(MEMORY_SHORT, "s1") == ["an", "old", "layout"]
+    assert await storage.list(MEMORY_SHORT, "s1/") == []
 
 
-def check_chat(added: list[list[Any]], stored: dict[str, Any], window: int) -> None:
-    """Every add got a distinct total 1..N; the window holds the newest by that order."""
+async def check_chat(added: list[list[Any]], storage: StorageDriver, window: int) -> None:
+    """Every add got a distinct total 1..N; the window holds the newest by that order, and
+    nothing older is left behind."""
     totals = sorted(total for _, total in added)
     assert totals == list(range(1, len(added) + 1)), "a total was repeated or skipped"
     by_total = [text for text, _ in sorted(added, key=lambda pair: pair[1])]
-    assert stored["total"] == len(added)
-    assert [m["text"] for m in stored["messages"]] == by_total[-window:]
+    history = ChatHistory(storage, "shared", max_messages=window)
+    assert await history.total() == len(added)
+    assert [m["text"] for m in await history.messages()] == by_total[-window:]
+    stored = await storage.list(MEMORY_SHORT, "shared/")
+    assert len(stored) <= window + len(added) // 64 + 8, "trimming left the old messages"
 
 
 @pytest.mark.parametrize("driver_name", DRIVERS)
@@ -301,7 +320,7 @@ async def test_concurrent_adds_from_tasks_and_instances_lose_nothing(
                 added.append([text, await history.add({"text": text})])
 
         await asyncio.gather(*(chat(one if task % 2 else two, task) for task in range(8)))
-        check_chat(added, await one.get(MEMORY_SHORT, "shared"), window)
+        await check_chat(added, one, window)
 
 
 @pytest.mark.slow
@@ -317,13 +336,13 @@ def test_concurrent_adds_from_processes_lose_nothing(
     added = [pair for result in results for pair in result["added"]]
     assert len(added) == 3 * 4 * 10
 
-    async def stored() -> Any:
+    async def check() -> None:
         from radaros.storage import open_storage
 
         async with open_storage(url, **options) as storage:
-            return await storage.get(MEMORY_SHORT, "shared")
+            await check_chat(added, storage, window)
 
-    check_chat(added, asyncio.run(stored()), window)
+    asyncio.run(check())
 
 
 # -- summaries and scopes ----------------------------------------------------------------------
@@ -348,3 +367,160 @@ async def test_sessions_inside_a_scope_stay_there(storage: StorageDriver) -> Non
     assert await ChatHistory(globex, "s1").messages() == []
     assert await globex.namespaces() == []
     assert await acme.namespaces() == sorted([MEMORY_SHORT, SESSION_META, SESSION_USERS])
+
+
+# -- 0.3: one entry per message, races, conversion ------------------------------------------
+
+
+async def test_a_0_2_history_is_read_and_converted_on_its_next_add(storage: StorageDriver) -> None:
+    """A history 0.2 stored as one entry is read as it is, and the next add converts it:
+    order and total kept, the old messages before the new ones."""
+    old = {"total": 5, "messages": [{"n": 3}, {"n": 4}, {"n": 5}]}
+    await storage.set(MEMORY_SHORT, "s1", old)
+    history = ChatHistory(storage, "s1")
+    assert await history.messages() == old["messages"]
+    assert await history.messages(last=1) == [{"n": 5}]
+    assert await history.total() == 5
+    assert await history.add({"n": 6}) == 6
+    assert await history.messages() == [{"n": n} for n in (3, 4, 5, 6)]
+    assert await storage.get(MEMORY_SHORT, "s1") == 6
+    assert len(await storage.list(MEMORY_SHORT, "s1/")) == 4
+
+
+async def test_concurrent_first_adds_convert_a_0_2_history_once(
+    peers: list[StorageDriver],
+) -> None:
+    """Several writers meeting a 0.2 history convert it once: nothing lost or doubled."""
+    await peers[0].set(MEMORY_SHORT, "s1", {"total": 2, "messages": [{"n": 1}, {"n": 2}]})
+    totals = await asyncio.gather(
+        *(ChatHistory(peers[i % len(peers)], "s1").add({"n": 10 + i}) for i in range(6))
+    )
+    assert sorted(totals) == [3, 4, 5, 6, 7, 8]
+    messages = await ChatHistory(peers[0], "s1").messages()
+    assert messages[:2] == [{"n": 1}, {"n": 2}]
+    assert sorted(m["n"] for m in messages[2:]) == [10, 11, 12, 13, 14, 15]
+
+
+async def test_adds_racing_a_delete_never_bring_the_session_back(
+    peers: list[StorageDriver],
+) -> None:
+    """Whatever the interleaving, once delete returns and the adds are done, nothing of
+    the session's messages is left, readable or stored."""
+    for round_ in range(5):
+        session_id = f"race{round_}"
+        await Sessions(peers[0]).create("ada", session_id=session_id)
+
+        async def add(i: int, session_id: str = session_id) -> None:
+            with contextlib.suppress(SessionNotFoundError):
+                await ChatHistory(peers[i % len(peers)], session_id).add({"i": i})
+
+        await asyncio.gather(*(add(i) for i in range(8)), Sessions(peers[1]).delete(session_id))
+        assert await ChatHistory(peers[0], session_id).messages() == []
+        assert await peers[0].list(MEMORY_SHORT, f"{session_id}/") == []
+        assert await Sessions(peers[0]).get(session_id) is None
+
+
+async def test_concurrent_creates_of_one_id_keep_the_index_whole(
+    peers: list[StorageDriver],
+) -> None:
+    """Of concurrent creates of one id one wins, and its user lists it (every round)."""
+    for round_ in range(10):
+        session_id = f"s{round_}"
+        outcomes = await asyncio.gather(
+            *(
+                Sessions(peers[i % len(peers)]).create("ada", session_id=session_id)
+                for i in range(8)
+            ),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(outcome, Session) for outcome in outcomes) == 1
+        assert all(isinstance(outcome, (Session, SessionExistsError)) for outcome in outcomes), (
+            outcomes
+        )
+        assert session_id in [s.id for s in await Sessions(peers[0]).list("ada")]
+
+
+async def test_get_or_create_gives_every_caller_the_same_session(
+    peers: list[StorageDriver],
+) -> None:
+    """Concurrent get_or_create of one id: one creates it, all get it."""
+    got = await asyncio.gather(
+        *(Sessions(peers[i % len(peers)]).get_or_create("s1", "ada", {"i": i}) for i in range(8))
+    )
+    assert len({(s.id, s.created_at, json.dumps(s.metadata)) for s in got}) == 1
+    assert [s.id for s in await Sessions(peers[0]).list("ada")] == ["s1"]
+
+
+async def test_typed_history_through_sessions(storage: StorageDriver) -> None:
+    """Sessions.history(message_type=...) validates and types the messages."""
+    sessions = Sessions(storage)
+    await sessions.create("ada", session_id="s1")
+    history = sessions.history("s1", message_type=Turn)
+    await history.add(Turn(role="user", text="hi"))
+    assert await history.messages() == [Turn(role="user", text="hi")]
+    assert await history.pop() == Turn(role="user", text="hi")
+    assert await history.pop() is None
+
+
+async def test_pops_from_many_tasks_take_each_message_once(peers: list[StorageDriver]) -> None:
+    """Concurrent pops share the messages out: each once, newest first per pop."""
+    history = ChatHistory(peers[0], "s1")
+    await history.add(*({"n": n} for n in range(12)))
+    taken = await asyncio.gather(
+        *(ChatHistory(peers[i % len(peers)], "s1").pop() for i in range(16))
+    )
+    got = [message["n"] for message in taken if message is not None]
+    assert sorted(got) == list(range(12))
+    assert await history.messages() == []
+
+
+class Counting(InMemoryStorage):
+    """Counts the calls each operation makes on the store (the cost the history pays)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.entries_read = 0
+
+    async def list(self, namespace: str, prefix: str | None = None, **bounds: Any) -> Any:
+        self.calls += 1
+        found = await super().list(namespace, prefix, **bounds)
+        self.entries_read += len(found)
+        return found
+
+    async def get(self, namespace: str, key: str, default: Any = None) -> Any:
+        self.calls += 1
+        return await super().get(namespace, key, default)
+
+
+async def measure(
+    storage: Counting, history: ChatHistory[dict[str, Any]], sessions: Sessions
+) -> list[tuple[int, int]]:
+    """(calls, entries read) of add, messages(last=20), pop and touch, in that order."""
+    cost = []
+    for step in (
+        lambda: history.add({"n": -1}),
+        lambda: history.messages(last=20),
+        history.pop,
+        lambda: sessions.touch("s1"),
+    ):
+        storage.calls = storage.entries_read = 0
+        await step()
+        cost.append((storage.calls, storage.entries_read))
+    return cost
+
+
+async def test_add_messages_pop_and_touch_cost_the_same_at_any_length() -> None:
+    """At 20 and at 2,000 messages, add, messages(last=20), pop and Sessions.touch make the
+    same calls and read the same entries (counted, not timed; benchmarks time them)."""
+    costs = []
+    for length in (20, 2000):
+        async with Counting() as storage:
+            sessions = Sessions(storage, ttl=3600)
+            await sessions.create("ada", session_id="s1")
+            history = sessions.history("s1")
+            for start in range(0, length, 100):
+                await history.add(*({"n": n} for n in range(start, min(length, start + 100))))
+            cost = await measure(storage, history, sessions)
+            costs.append(cost)
+    assert costs[0] == costs[1]

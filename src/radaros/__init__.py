@@ -7,6 +7,7 @@ The sync API, telemetry and data transfer are the modules `radaros.sync`,
 """
 
 from radaros.collection import Collection, Item
+from radaros.lock import Lock, LockNotAcquiredError, LockNotOwnedError
 from radaros.scoped import Scoped
 from radaros.sessions import (
     ChatHistory,
@@ -54,6 +55,9 @@ __all__ = [
     "InvalidKeyError",
     "Item",
     "KeyValue",
+    "Lock",
+    "LockNotAcquiredError",
+    "LockNotOwnedError",
     "MongoDBStorage",
     "PostgresStorage",
     "RedisStorage",

@@ -10,12 +10,17 @@ session:meta   <session id>                     {"id", "user_id", "created_at",
 session:users  <user id>/<session id>           {"created_at"}   (user id with % and /
                                                  percent-encoded, so one user's keys are
                                                  exactly those under "<user id>/")
-memory:short   <session id>                     {"total": N, "messages": [...newest last]}
+memory:short   <session id>                     the history's counter: messages ever
+                                                 added (an int; {"deleted": true} for a
+                                                 while after Sessions.delete)
+memory:short   <session id>/1<number, 19 digits> one message (its number from the counter)
+memory:short   <session id>/0<index, 19 digits>  a message converted from a 0.2 history
 memory:long    <scope> (a session's: its id)    any JSON value (a summary)
 ```
-Times are ISO 8601 strings in UTC. Each write is one atomic driver operation: a message
-batch and its total go in one `update` (compare-and-swap), so concurrent writers from any
-number of tasks, instances or processes lose no message and the total is exact.
+In message keys the session id has `%` and `/` percent-encoded, so one session's messages
+are exactly the keys under `<id>/`. Times are ISO 8601 strings in UTC. Numbers come from
+one atomic `incr` per `add`, so concurrent writers from any number of tasks, instances or
+processes lose no message, the total is exact, and order never depends on a clock.
 """
 
 from __future__ import annotations
@@ -30,7 +35,15 @@ from typing import Any, Generic, TypeVar, overload
 
 from radaros.collection import Collection
 from radaros.storage.errors import SerializationError, StorageError
-from radaros.storage.protocol import MEMORY_LONG, MEMORY_SHORT, SESSION_PREFIX, TTL, KeyValue
+from radaros.storage.protocol import (
+    DELETE,
+    KEEP,
+    MEMORY_LONG,
+    MEMORY_SHORT,
+    SESSION_PREFIX,
+    TTL,
+    KeyValue,
+)
 from radaros.storage.validate import check_key, check_ttl
 
 __all__ = [
@@ -116,7 +129,8 @@ class Sessions:
 
     `list(user_id)` reads one user's sessions through `session:users` (a key range), so its
     cost follows that user's sessions, not everyone's. `delete` removes the session, its
-    messages and its summary.
+    messages and its summary. Of concurrent `create`s of one id exactly one wins, and only
+    the winner writes the user index. `touch` costs the same whatever the history's length.
     """
 
     def __init__(self, storage: KeyValue, *, ttl: TTL | None = None) -> None:
@@ -127,11 +141,30 @@ class Sessions:
     def __repr__(self) -> str:
         return f"Sessions({self.storage!r}, ttl={self.ttl!r})"
 
+    @overload
     def history(
         self, session_id: str, *, max_messages: int | None = None
-    ) -> ChatHistory[dict[str, Any]]:
-        """The session's `ChatHistory` (dict messages), expiring with the session."""
-        return ChatHistory(self.storage, session_id, max_messages=max_messages, ttl=self.ttl)
+    ) -> ChatHistory[dict[str, Any]]: ...
+
+    @overload
+    def history(
+        self, session_id: str, *, message_type: type[M], max_messages: int | None = None
+    ) -> ChatHistory[M]: ...
+
+    def history(
+        self, session_id: str, *, message_type: Any = None, max_messages: int | None = None
+    ) -> ChatHistory[Any]:
+        """The session's `ChatHistory` (dict messages, or `message_type`), expiring with
+        the session."""
+        if message_type is None:
+            return ChatHistory(self.storage, session_id, max_messages=max_messages, ttl=self.ttl)
+        return ChatHistory(
+            self.storage,
+            session_id,
+            message_type=message_type,
+            max_messages=max_messages,
+            ttl=self.ttl,
+        )
 
     async def create(
         self,
@@ -148,16 +181,43 @@ class Sessions:
         session = Session(session_id, user_id, now, now, dict(metadata or {}))
         document = session.to_json()
         index_key = None if user_id is None else check_key(f"{_user_part(user_id)}/{session_id}")
-        # The index entry first: an entry whose session is missing or another user's is
-        # never listed, so a failure between the two writes shows nothing wrong.
-        indexed = index_key is not None and await self.storage.add(
-            SESSION_USERS, index_key, {"created_at": document["created_at"]}, ttl=self.ttl
-        )
+        # The session first, with `add`: exactly one of concurrent creates wins, and only
+        # the winner writes the index entry, so no loser can touch the winner's entry. A
+        # failure between the two leaves a session `list` misses until `touch` re-indexes it.
         if not await self.storage.add(SESSION_META, session_id, document, ttl=self.ttl):
-            if indexed and index_key is not None:
-                await self.storage.delete(SESSION_USERS, index_key)
             raise SessionExistsError(f"session {session_id!r} already exists")
+        # A deleted session's tombstone goes, and whatever a writer racing that delete
+        # left: the id is new again.
+        tombstones: builtins.list[bool] = []
+
+        def drop_tombstone(current: Any) -> Any:
+            tombstones.append(_is_tombstone(current))
+            return DELETE if tombstones[-1] else KEEP
+
+        await self.storage.update(MEMORY_SHORT, session_id, drop_tombstone)
+        if tombstones[-1]:
+            await self.storage.clear(MEMORY_SHORT, f"{_quote(session_id)}/")
+        if index_key is not None:
+            await self.storage.set(
+                SESSION_USERS, index_key, {"created_at": document["created_at"]}, ttl=self.ttl
+            )
         return session
+
+    async def get_or_create(
+        self,
+        session_id: str,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Session:
+        """The session with this id, created (for `user_id`, with `metadata`) if there is
+        none. Of concurrent calls, one creates it and all get the same session."""
+        while True:
+            try:
+                return await self.create(user_id, metadata, session_id)
+            except SessionExistsError:
+                found = await self.get(session_id)
+                if found is not None:
+                    return found
 
     async def get(self, session_id: str) -> Session | None:
         stored = await self.storage.get(SESSION_META, session_id)
@@ -191,14 +251,17 @@ class Sessions:
         return Session.from_json(await self.storage.update(SESSION_META, session_id, change))
 
     async def touch(self, session_id: str) -> bool:
-        """Restart the session's expiry (its entry, index entry, messages and summary);
-        False if it does not exist."""
+        """Restart the session's expiry: its entry, index entry, summary and the history's
+        counter (each message keeps `ttl` from when it was added), in a few round trips
+        whatever the history's length; False if the session does not exist."""
         session = await self.get(session_id)
         if session is None:
             return False
         if session.user_id is not None:
             index_key = f"{_user_part(session.user_id)}/{session_id}"
-            await self.storage.touch(SESSION_USERS, index_key, self.ttl)
+            if not await self.storage.touch(SESSION_USERS, index_key, self.ttl):
+                created = {"created_at": session.created_at.isoformat()}
+                await self.storage.add(SESSION_USERS, index_key, created, ttl=self.ttl)
         await self.storage.touch(MEMORY_SHORT, session_id, self.ttl)
         await self.storage.touch(MEMORY_LONG, session_id, self.ttl)
         return await self.storage.touch(SESSION_META, session_id, self.ttl)
@@ -218,10 +281,13 @@ class Sessions:
 
     async def delete(self, session_id: str) -> bool:
         """Remove the session, its messages, its summary and its index entry; True if it
-        existed. The session's own entry goes last, so an interrupted delete can be run
-        again to finish."""
+        existed. Once it returns nothing of the session is readable: the history's counter
+        becomes a tombstone first, so an `add` racing the delete is refused instead of
+        bringing the messages back (the tombstone expires by itself). The session's own
+        entry goes last, so an interrupted delete can be run again to finish."""
         session = await self.get(session_id)
-        await self.storage.delete(MEMORY_SHORT, session_id)
+        await self.storage.set(MEMORY_SHORT, session_id, {"deleted": True}, ttl=TOMBSTONE_TTL_S)
+        await self.storage.clear(MEMORY_SHORT, f"{_quote(session_id)}/")
         await self.storage.delete(MEMORY_LONG, session_id)
         if session is not None and session.user_id is not None:
             await self.storage.delete(SESSION_USERS, f"{_user_part(session.user_id)}/{session_id}")
@@ -229,10 +295,21 @@ class Sessions:
 
 
 class ChatHistory(Generic[M]):
-    """A session's messages in `memory:short`, oldest first; with `max_messages` only the
-    newest that many are kept. `add` returns how many were ever added (exact under any
-    number of concurrent writers). Messages are JSON dicts, or instances of the pydantic
-    model (or dataclass, TypedDict...) given as `message_type` (needs `radaros[pydantic]`).
+    """A session's messages in `memory:short`, oldest first, one entry per message.
+
+    `add` takes the next numbers from the session's counter (an atomic `incr`) and writes
+    the messages under them, so concurrent writers from any number of tasks, instances or
+    processes lose nothing, order is the counter's (never a clock's), and the total is
+    exact. `add`, `messages(last=N)` and `pop` cost the same at 10 and at 100,000 messages:
+    each reads or writes only the entries it needs. With `max_messages` only the newest
+    that many are kept: each `add` deletes the ones its messages push out. Messages are
+    JSON dicts, or instances of the pydantic model (or dataclass, TypedDict...) given as
+    `message_type` (needs `radaros[pydantic]`).
+
+    With `ttl`, each message expires `ttl` after it was added, and the history's counter
+    `ttl` after the last add; once the counter is gone, no message is shown. A history
+    written by radaros 0.2 (one entry holding every message) is read as it is, and
+    converted to this layout by its next `add`.
     """
 
     @overload
@@ -274,6 +351,8 @@ class ChatHistory(Generic[M]):
         self.session_id = check_key(session_id)
         self.max_messages = max_messages
         self.ttl = ttl
+        self._prefix = f"{_quote(session_id)}/"
+        check_key(_message_key(self._prefix, 2**63 - 1))  # the longest key it will write
         self._type: Any = None
         if message_type is not None:
             # A collection of lists of messages does the validating; it is never written to.
@@ -298,49 +377,133 @@ class ChatHistory(Generic[M]):
         return loaded
 
     async def add(self, *messages: M) -> int:
-        """Append the messages (one atomic write); return the total ever added."""
+        """Append the messages; return the total ever added (this batch included)."""
         new = self._dump(messages)
         if not new:
             return await self.total()
-        total = 0
-
-        def extend(current: Any) -> dict[str, Any]:
-            nonlocal total
-            current = self._history(current)
-            kept = current["messages"] + new
-            if self.max_messages is not None:
-                kept = kept[-self.max_messages :]
-            total = current["total"] + len(new)
-            return {"total": total, "messages": kept}
-
-        await self.storage.update(MEMORY_SHORT, self.session_id, extend, ttl=self.ttl)
+        while True:
+            try:
+                total = await self.storage.incr(
+                    MEMORY_SHORT, self.session_id, len(new), ttl=self.ttl
+                )
+                break
+            except TypeError:  # the counter's entry holds a 0.2 history or a tombstone
+                await self._convert()
+        first = total - len(new) + 1
+        entries = {_message_key(self._prefix, first + i): message for i, message in enumerate(new)}
+        await self.storage.set_many(MEMORY_SHORT, entries, ttl=self.ttl)
+        # A delete may have run between the numbers and the write: then what was just
+        # written must not outlive it (the tombstone says so).
+        if _is_tombstone(await self.storage.get(MEMORY_SHORT, self.session_id)):
+            await self.storage.delete_many(MEMORY_SHORT, builtins.list(entries))
+            raise SessionNotFoundError(f"session {self.session_id!r} was deleted")
+        if self.max_messages is not None and total > self.max_messages:
+            await self._trim(total, len(new))
         return total
 
-    async def _stored(self) -> dict[str, Any]:
-        return self._history(await self.storage.get(MEMORY_SHORT, self.session_id))
+    async def _trim(self, total: int, added: int) -> None:
+        """Delete what this add pushed out of the window: the `added` numbers just below
+        it (bounded work). Now and then, also whatever else is left below it (a message a
+        slower writer stored after its number had left the window)."""
+        cutoff = total - self.max_messages  # type: ignore[operator]
+        pushed_out = range(max(1, cutoff - added + 1), cutoff + 1)
+        await self.storage.delete_many(
+            MEMORY_SHORT, [_message_key(self._prefix, number) for number in pushed_out]
+        )
+        if total // TRIM_EVERY != (total - added) // TRIM_EVERY:
+            stop = _message_key(self._prefix, cutoff + 1)
+            left = await self.storage.list(MEMORY_SHORT, self._prefix, stop=stop, limit=TRIM_EVERY)
+            await self.storage.delete_many(MEMORY_SHORT, [entry.key for entry in left])
 
-    def _history(self, stored: Any) -> dict[str, Any]:
-        """The stored history (an empty one if absent); SerializationError if it is not one."""
-        if stored is None:
-            return {"total": 0, "messages": []}
+    async def _convert(self) -> None:
+        """Replace a 0.2 history by this layout (its messages under numbers that sort
+        first, the counter at its total); refuse to revive a deleted session's history.
+        Safe when several writers convert at once: the messages are written to the same
+        keys, and one compare-and-swap puts the counter in place."""
+        stored = await self.storage.get(MEMORY_SHORT, self.session_id)
+        if _is_tombstone(stored):
+            raise SessionNotFoundError(f"session {self.session_id!r} was deleted")
         if not _is_history(stored):
+            if stored is None or (isinstance(stored, int) and not isinstance(stored, bool)):
+                return  # converted (or deleted) meanwhile: try again
             raise SerializationError(f"{MEMORY_SHORT!r}/{self.session_id!r} is not a chat history")
-        return dict(stored)
+        old = {
+            _legacy_key(self._prefix, i): message for i, message in enumerate(stored["messages"])
+        }
+        if old:
+            await self.storage.set_many(MEMORY_SHORT, old, ttl=self.ttl)
+        total = stored["total"]
+        await self.storage.update(
+            MEMORY_SHORT, self.session_id, lambda current: total if current == stored else KEEP
+        )
 
     async def messages(self, last: int | None = None) -> builtins.list[M]:
         """The kept messages, oldest first; with `last`, only the newest `last`."""
         if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
             raise ValueError(f"last must be a positive int or None, not {last!r}")
-        kept = (await self._stored())["messages"]
-        return self._load(kept if last is None else kept[-last:])
+        wanted = (
+            last if self.max_messages is None else min(last or self.max_messages, self.max_messages)
+        )
+        entries = await self.storage.list(MEMORY_SHORT, self._prefix, reverse=True, limit=wanted)
+        if entries:
+            if self.ttl is not None and not await self._is_live():
+                return []
+            return self._load([entry.value for entry in reversed(entries)])
+        legacy = await self.storage.get(MEMORY_SHORT, self.session_id)
+        if not _is_history(legacy):
+            return []
+        kept = legacy["messages"]
+        return self._load(kept if wanted is None else kept[-wanted:])
+
+    async def _is_live(self) -> bool:
+        """Whether the counter still stands (with a ttl, it goes before the messages)."""
+        counter = await self.storage.get(MEMORY_SHORT, self.session_id)
+        return isinstance(counter, int) and not isinstance(counter, bool)
+
+    async def pop(self) -> M | None:
+        """Remove the newest message and return it (None when there is none). Atomic: of
+        concurrent pops each message goes to exactly one. The total is unchanged."""
+        while True:
+            newest = await self.storage.list(MEMORY_SHORT, self._prefix, reverse=True, limit=1)
+            if not newest:
+                return None
+            taken = await self.storage.pop(MEMORY_SHORT, newest[0].key, _ABSENT)
+            if taken is not _ABSENT:
+                return self._load([taken])[0]
 
     async def total(self) -> int:
         """How many messages were ever added (kept or not)."""
-        return int((await self._stored())["total"])
+        stored = await self.storage.get(MEMORY_SHORT, self.session_id)
+        if _is_history(stored):
+            return int(stored["total"])
+        return stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
 
     async def clear(self) -> bool:
         """Forget every message and the total; True if there was a history."""
-        return await self.storage.delete(MEMORY_SHORT, self.session_id)
+        removed = await self.storage.clear(MEMORY_SHORT, self._prefix)
+        return await self.storage.delete(MEMORY_SHORT, self.session_id) or removed > 0
+
+
+TRIM_EVERY = 64
+"""Every this many messages, an add also deletes any stray message below the window."""
+TOMBSTONE_TTL_S = 3600.0
+"""How long a deleted session's history refuses new messages (a writer racing the delete)."""
+_ABSENT: Any = object()
+
+
+def _quote(text: str) -> str:
+    """`%` and `/` percent-encoded: no session's keys start with another's `<id>/`."""
+    return text.replace("%", "%25").replace("/", "%2F")
+
+
+def _message_key(prefix: str, number: int) -> str:
+    """Messages sort by number: `1` and 19 digits (enough for any signed 64-bit total)."""
+    return f"{prefix}1{number:019d}"
+
+
+def _legacy_key(prefix: str, index: int) -> str:
+    """A converted 0.2 message: `0` and its index, before every message added since."""
+    return f"{prefix}0{index:019d}"
 
 
 def _is_history(stored: Any) -> bool:
@@ -349,6 +512,10 @@ def _is_history(stored: Any) -> bool:
         and isinstance(stored.get("total"), int)
         and isinstance(stored.get("messages"), list)
     )
+
+
+def _is_tombstone(stored: Any) -> bool:
+    return isinstance(stored, dict) and stored.get("deleted") is True
 
 
 class Summaries:

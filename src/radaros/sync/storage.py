@@ -40,25 +40,27 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from radaros.collection import Collection, Item
-from radaros.sessions import ChatHistory, Session, Sessions, Summaries
+from radaros.collection import Collection
+from radaros.lock import Lock
+from radaros.sessions import ChatHistory, Sessions, Summaries
 from radaros.storage.errors import StorageClosedError, StorageError
 from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, Entry, KeyValue, TTLEntry
 from radaros.storage.schemes import open_storage as open_async_storage
+from radaros.sync.layers import (
+    SyncChatHistory,
+    SyncCollection,
+    SyncLock,
+    SyncSessions,
+    SyncSummaries,
+    blocking,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = [
-    "SyncChatHistory",
-    "SyncCollection",
-    "SyncSessions",
-    "SyncStorage",
-    "SyncSummaries",
-    "open_storage",
-]
+__all__ = ["SyncStorage", "open_storage"]
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -344,7 +346,7 @@ class SyncStorage:
             )
         else:
             entries = self.storage.scan(namespace, prefix, page_size=page_size, **bounds)
-        return _blocking(self._run, entries, page_size)
+        return blocking(self._run, entries, page_size)
 
     def count(self, namespace: str, prefix: str | None = None) -> int:
         return self._run(self.storage.count(namespace, prefix))
@@ -385,13 +387,17 @@ class SyncStorage:
     # -- the layers above --------------------------------------------------------------------
 
     def collection(self, namespace: str, type_: type[T]) -> SyncCollection[T]:
-        return SyncCollection(self, Collection(self.storage, namespace, type_))
+        return SyncCollection(self._run, Collection(self.storage, namespace, type_))
+
+    def lock(self, name: str, *, ttl: TTL, timeout: float | None = None) -> SyncLock:
+        """A `Lock` on this storage, blocking (`with storage.lock("job", ttl=30):`)."""
+        return SyncLock(self._run, Lock(self.storage, name, ttl=ttl, timeout=timeout))
 
     def sessions(self, *, ttl: TTL | None = None) -> SyncSessions:
-        return SyncSessions(self, Sessions(self.storage, ttl=ttl))
+        return SyncSessions(self._run, Sessions(self.storage, ttl=ttl))
 
     def summaries(self, *, ttl: TTL | None = None) -> SyncSummaries:
-        return SyncSummaries(self, Summaries(self.storage, ttl=ttl))
+        return SyncSummaries(self._run, Summaries(self.storage, ttl=ttl))
 
     @overload
     def history(
@@ -427,7 +433,7 @@ class SyncStorage:
                 max_messages=max_messages,
                 ttl=ttl,
             )
-        return SyncChatHistory(self, history)
+        return SyncChatHistory(self._run, history)
 
 
 def _close(loop: _Loop, driver: KeyValue) -> None:
@@ -452,159 +458,3 @@ def _release(loop: _Loop, driver: KeyValue, shown: str) -> None:
         with contextlib.suppress(Exception):
             _close(loop, driver)
     warnings.warn(f"unclosed {shown}: call close() or use with", ResourceWarning, stacklevel=1)
-
-
-def _blocking(
-    run: Callable[[Coroutine[Any, Any, Any]], Any], entries: AsyncIterator[T], page_size: int
-) -> Iterator[T]:
-    async def next_page() -> builtins.list[T]:
-        page: builtins.list[T] = []
-        async for entry in entries:
-            page.append(entry)
-            if len(page) == page_size:
-                break
-        return page
-
-    while True:
-        page = run(next_page())
-        yield from page
-        if len(page) < page_size:
-            return
-
-
-class SyncCollection(Generic[T]):
-    """`Collection[T]`, blocking (from `SyncStorage.collection`)."""
-
-    def __init__(self, storage: SyncStorage, collection: Collection[T]) -> None:
-        self._run = storage._run
-        self.collection = collection
-
-    @overload
-    def get(self, key: str) -> T | None: ...
-    @overload
-    def get(self, key: str, default: D) -> T | D: ...
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._run(self.collection.get(key, default))
-
-    def set(self, key: str, value: T, *, ttl: TTL | None = None) -> None:
-        self._run(self.collection.set(key, value, ttl=ttl))
-
-    def add(self, key: str, value: T, *, ttl: TTL | None = None) -> bool:
-        return self._run(self.collection.add(key, value, ttl=ttl))
-
-    def delete(self, key: str) -> bool:
-        return self._run(self.collection.delete(key))
-
-    def ttl(self, key: str) -> float | None:
-        return self._run(self.collection.ttl(key))
-
-    def touch(self, key: str, ttl: TTL | None) -> bool:
-        return self._run(self.collection.touch(key, ttl))
-
-    def update(self, key: str, fn: Callable[[T | None], T], *, ttl: TTL | None = None) -> T:
-        return self._run(self.collection.update(key, fn, ttl=ttl))
-
-    def append(
-        self,
-        key: str,
-        items: builtins.list[Any] | tuple[Any, ...],
-        *,
-        max_items: int | None = None,
-        ttl: TTL | None = None,
-    ) -> int:
-        return self._run(self.collection.append(key, items, max_items=max_items, ttl=ttl))
-
-    def get_many(self, keys: Iterable[str]) -> builtins.list[T | None]:
-        return self._run(self.collection.get_many(builtins.list(keys)))
-
-    def set_many(
-        self, items: Mapping[str, T] | Iterable[tuple[str, T]], *, ttl: TTL | None = None
-    ) -> None:
-        pairs = dict(items) if isinstance(items, Mapping) else builtins.list(items)
-        self._run(self.collection.set_many(pairs, ttl=ttl))
-
-    def delete_many(self, keys: Iterable[str]) -> int:
-        return self._run(self.collection.delete_many(builtins.list(keys)))
-
-    def list(self, prefix: str | None = None) -> builtins.list[Item[T]]:
-        return self._run(self.collection.list(prefix))
-
-    def scan(
-        self, prefix: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
-    ) -> Iterator[Item[T]]:
-        return _blocking(self._run, self.collection.scan(prefix, page_size=page_size), page_size)
-
-    def count(self, prefix: str | None = None) -> int:
-        return self._run(self.collection.count(prefix))
-
-    def clear(self, prefix: str | None = None) -> int:
-        return self._run(self.collection.clear(prefix))
-
-
-class SyncSessions:
-    """`Sessions`, blocking (from `SyncStorage.sessions`)."""
-
-    def __init__(self, storage: SyncStorage, sessions: Sessions) -> None:
-        self._run = storage._run
-        self.sessions = sessions
-
-    def create(
-        self,
-        user_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        session_id: str | None = None,
-    ) -> Session:
-        return self._run(self.sessions.create(user_id, metadata, session_id))
-
-    def get(self, session_id: str) -> Session | None:
-        return self._run(self.sessions.get(session_id))
-
-    def update(self, session_id: str, fn: Callable[[Session], Session | None]) -> Session:
-        return self._run(self.sessions.update(session_id, fn))
-
-    def touch(self, session_id: str) -> bool:
-        return self._run(self.sessions.touch(session_id))
-
-    def list(self, user_id: str | None = None) -> builtins.list[Session]:
-        return self._run(self.sessions.list(user_id))
-
-    def delete(self, session_id: str) -> bool:
-        return self._run(self.sessions.delete(session_id))
-
-
-class SyncChatHistory(Generic[M]):
-    """`ChatHistory`, blocking (from `SyncStorage.history`)."""
-
-    def __init__(self, storage: SyncStorage, history: ChatHistory[M]) -> None:
-        self._run = storage._run
-        self.history = history
-
-    def add(self, *messages: M) -> int:
-        return self._run(self.history.add(*messages))
-
-    def messages(self, last: int | None = None) -> builtins.list[M]:
-        return self._run(self.history.messages(last))
-
-    def total(self) -> int:
-        return self._run(self.history.total())
-
-    def clear(self) -> bool:
-        return self._run(self.history.clear())
-
-
-class SyncSummaries:
-    """`Summaries`, blocking (from `SyncStorage.summaries`)."""
-
-    def __init__(self, storage: SyncStorage, summaries: Summaries) -> None:
-        self._run = storage._run
-        self.summaries = summaries
-
-    def get(self, scope: str) -> Any:
-        return self._run(self.summaries.get(scope))
-
-    def set(self, scope: str, text_or_value: Any) -> None:
-        self._run(self.summaries.set(scope, text_or_value))
-
-    def update(self, scope: str, fn: Callable[[Any], Any]) -> Any:
-        return self._run(self.summaries.update(scope, fn))
