@@ -372,19 +372,26 @@ async def test_sessions_inside_a_scope_stay_there(storage: StorageDriver) -> Non
 # -- 0.3: one entry per message, races, conversion ------------------------------------------
 
 
-async def test_a_0_2_history_is_read_and_converted_on_its_next_add(storage: StorageDriver) -> None:
-    """A history 0.2 stored as one entry is read as it is, and the next add converts it:
-    order and total kept, the old messages before the new ones."""
+@pytest.mark.parametrize("session_id", ["s1", "tenant/s%1"])
+async def test_a_0_2_history_is_read_and_converted_on_its_next_add(
+    storage: StorageDriver, session_id: str
+) -> None:
+    """A history 0.2 stored as one entry (at the session id as it is) is read as it is, and
+    the next add converts it: order and total kept, the old messages before the new ones."""
     old = {"total": 5, "messages": [{"n": 3}, {"n": 4}, {"n": 5}]}
-    await storage.set(MEMORY_SHORT, "s1", old)
-    history = ChatHistory(storage, "s1")
+    await storage.set(MEMORY_SHORT, session_id, old)
+    history = ChatHistory(storage, session_id)
     assert await history.messages() == old["messages"]
     assert await history.messages(last=1) == [{"n": 5}]
     assert await history.total() == 5
     assert await history.add({"n": 6}) == 6
-    assert await history.messages() == [{"n": n} for n in (3, 4, 5, 6)]
-    assert await storage.get(MEMORY_SHORT, "s1") == 6
-    assert len(await storage.list(MEMORY_SHORT, "s1/")) == 4
+    assert await ChatHistory(storage, session_id).messages() == [{"n": n} for n in (3, 4, 5, 6)]
+    assert await ChatHistory(storage, session_id).total() == 6
+    encoded = session_id.replace("%", "%25").replace("/", "%2F")
+    assert await storage.get(MEMORY_SHORT, encoded) == 6
+    assert len(await storage.list(MEMORY_SHORT, f"{encoded}/")) == 4
+    if encoded != session_id:
+        assert await storage.get(MEMORY_SHORT, session_id) is None  # the old entry went
 
 
 async def test_concurrent_first_adds_convert_a_0_2_history_once(
@@ -524,3 +531,25 @@ async def test_add_messages_pop_and_touch_cost_the_same_at_any_length() -> None:
             cost = await measure(storage, history, sessions)
             costs.append(cost)
     assert costs[0] == costs[1]
+
+
+@pytest.mark.slow
+async def test_hostile_session_and_user_ids_are_data(storage: StorageDriver) -> None:
+    """Ids that are syntax somewhere (SQL, LIKE, regex, paths, `/`, `%`) or prefixes of
+    each other: each session keeps its own messages, its user lists only it, and
+    deleting one leaves every other whole."""
+    from tests.reliability.test_isolation import hostile_corpus
+
+    ids = sorted({text for text in hostile_corpus() if 0 < len(text.encode()) <= 40})[:60]
+    sessions = Sessions(storage)
+    for session_id in ids:
+        await sessions.create(session_id, session_id=session_id)
+        await sessions.history(session_id).add({"id": session_id})
+    for session_id in ids:
+        assert await sessions.history(session_id).messages() == [{"id": session_id}]
+        assert [s.id for s in await sessions.list(session_id)] == [session_id]
+    for session_id in ids[::2]:
+        assert await sessions.delete(session_id) is True
+    for index, session_id in enumerate(ids):
+        expected = [] if index % 2 == 0 else [{"id": session_id}]
+        assert await sessions.history(session_id).messages() == expected

@@ -17,10 +17,12 @@ memory:short   <session id>/1<number, 19 digits> one message (its number from th
 memory:short   <session id>/0<index, 19 digits>  a message converted from a 0.2 history
 memory:long    <scope> (a session's: its id)    any JSON value (a summary)
 ```
-In message keys the session id has `%` and `/` percent-encoded, so one session's messages
-are exactly the keys under `<id>/`. Times are ISO 8601 strings in UTC. Numbers come from
-one atomic `incr` per `add`, so concurrent writers from any number of tasks, instances or
-processes lose no message, the total is exact, and order never depends on a clock.
+In `memory:short` keys the session id has `%` and `/` percent-encoded, so a counter key
+holds no `/` and one session's messages are exactly the keys under `<id>/` (radaros 0.2
+kept a whole history at the id as it is: it is read there and converted). Times are ISO
+8601 strings in UTC. Numbers come from one atomic `incr` per `add`, so concurrent writers
+from any number of tasks, instances or processes lose no message, the total is exact, and
+order never depends on a clock.
 """
 
 from __future__ import annotations
@@ -194,9 +196,10 @@ class Sessions:
             tombstones.append(_is_tombstone(current))
             return DELETE if tombstones[-1] else KEEP
 
-        await self.storage.update(MEMORY_SHORT, session_id, drop_tombstone)
+        history = ChatHistory(self.storage, session_id)
+        await self.storage.update(MEMORY_SHORT, history._counter, drop_tombstone)
         if tombstones[-1]:
-            await self.storage.clear(MEMORY_SHORT, f"{_quote(session_id)}/")
+            await _clear_messages(self.storage, history._range)
         if index_key is not None:
             await self.storage.set(
                 SESSION_USERS, index_key, {"created_at": document["created_at"]}, ttl=self.ttl
@@ -262,7 +265,7 @@ class Sessions:
             if not await self.storage.touch(SESSION_USERS, index_key, self.ttl):
                 created = {"created_at": session.created_at.isoformat()}
                 await self.storage.add(SESSION_USERS, index_key, created, ttl=self.ttl)
-        await self.storage.touch(MEMORY_SHORT, session_id, self.ttl)
+        await self.storage.touch(MEMORY_SHORT, _quote(session_id), self.ttl)
         await self.storage.touch(MEMORY_LONG, session_id, self.ttl)
         return await self.storage.touch(SESSION_META, session_id, self.ttl)
 
@@ -286,8 +289,13 @@ class Sessions:
         bringing the messages back (the tombstone expires by itself). The session's own
         entry goes last, so an interrupted delete can be run again to finish."""
         session = await self.get(session_id)
-        await self.storage.set(MEMORY_SHORT, session_id, {"deleted": True}, ttl=TOMBSTONE_TTL_S)
-        await self.storage.clear(MEMORY_SHORT, f"{_quote(session_id)}/")
+        history = ChatHistory(self.storage, session_id)
+        await self.storage.set(
+            MEMORY_SHORT, history._counter, {"deleted": True}, ttl=TOMBSTONE_TTL_S
+        )
+        await _clear_messages(self.storage, history._range)
+        if history._counter != session_id:
+            await self.storage.delete(MEMORY_SHORT, session_id)  # a 0.2 history
         await self.storage.delete(MEMORY_LONG, session_id)
         if session is not None and session.user_id is not None:
             await self.storage.delete(SESSION_USERS, f"{_user_part(session.user_id)}/{session_id}")
@@ -351,8 +359,11 @@ class ChatHistory(Generic[M]):
         self.session_id = check_key(session_id)
         self.max_messages = max_messages
         self.ttl = ttl
-        self._prefix = f"{_quote(session_id)}/"
+        self._counter = _quote(session_id)  # never holds "/": no message key starts with it
+        self._prefix = f"{self._counter}/"
+        self._range = (f"{self._prefix}0", f"{self._prefix}2")  # numbered messages only
         check_key(_message_key(self._prefix, 2**63 - 1))  # the longest key it will write
+        self._legacy_checked = self._counter == session_id  # else: 0.2 kept it elsewhere
         self._type: Any = None
         if message_type is not None:
             # A collection of lists of messages does the validating; it is never written to.
@@ -381,20 +392,21 @@ class ChatHistory(Generic[M]):
         new = self._dump(messages)
         if not new:
             return await self.total()
+        if not self._legacy_checked:
+            await self._convert(self.session_id)
+            self._legacy_checked = True
         while True:
             try:
-                total = await self.storage.incr(
-                    MEMORY_SHORT, self.session_id, len(new), ttl=self.ttl
-                )
+                total = await self.storage.incr(MEMORY_SHORT, self._counter, len(new), ttl=self.ttl)
                 break
             except TypeError:  # the counter's entry holds a 0.2 history or a tombstone
-                await self._convert()
+                await self._convert(self._counter)
         first = total - len(new) + 1
         entries = {_message_key(self._prefix, first + i): message for i, message in enumerate(new)}
         await self.storage.set_many(MEMORY_SHORT, entries, ttl=self.ttl)
         # A delete may have run between the numbers and the write: then what was just
         # written must not outlive it (the tombstone says so).
-        if _is_tombstone(await self.storage.get(MEMORY_SHORT, self.session_id)):
+        if _is_tombstone(await self.storage.get(MEMORY_SHORT, self._counter)):
             await self.storage.delete_many(MEMORY_SHORT, builtins.list(entries))
             raise SessionNotFoundError(f"session {self.session_id!r} was deleted")
         if self.max_messages is not None and total > self.max_messages:
@@ -412,20 +424,21 @@ class ChatHistory(Generic[M]):
         )
         if total // TRIM_EVERY != (total - added) // TRIM_EVERY:
             stop = _message_key(self._prefix, cutoff + 1)
-            left = await self.storage.list(MEMORY_SHORT, self._prefix, stop=stop, limit=TRIM_EVERY)
+            start = self._range[0]
+            left = await self.storage.list(MEMORY_SHORT, start=start, stop=stop, limit=TRIM_EVERY)
             await self.storage.delete_many(MEMORY_SHORT, [entry.key for entry in left])
 
-    async def _convert(self) -> None:
-        """Replace a 0.2 history by this layout (its messages under numbers that sort
-        first, the counter at its total); refuse to revive a deleted session's history.
-        Safe when several writers convert at once: the messages are written to the same
-        keys, and one compare-and-swap puts the counter in place."""
-        stored = await self.storage.get(MEMORY_SHORT, self.session_id)
+    async def _convert(self, key: str) -> None:
+        """Replace the 0.2 history at `key` (the session id as it was) by this layout: its
+        messages under numbers that sort first, its total in the counter. Refuse to revive
+        a deleted session's history. Safe when several writers convert at once: the
+        messages go to the same keys, and one compare-and-swap takes the old entry."""
+        stored = await self.storage.get(MEMORY_SHORT, key)
         if _is_tombstone(stored):
             raise SessionNotFoundError(f"session {self.session_id!r} was deleted")
         if not _is_history(stored):
-            if stored is None or (isinstance(stored, int) and not isinstance(stored, bool)):
-                return  # converted (or deleted) meanwhile: try again
+            if stored is None or key != self._counter or _is_counter(stored):
+                return  # nothing to convert (or converted meanwhile): go on
             raise SerializationError(f"{MEMORY_SHORT!r}/{self.session_id!r} is not a chat history")
         old = {
             _legacy_key(self._prefix, i): message for i, message in enumerate(stored["messages"])
@@ -433,9 +446,20 @@ class ChatHistory(Generic[M]):
         if old:
             await self.storage.set_many(MEMORY_SHORT, old, ttl=self.ttl)
         total = stored["total"]
-        await self.storage.update(
-            MEMORY_SHORT, self.session_id, lambda current: total if current == stored else KEEP
-        )
+        if key == self._counter:  # the old entry becomes the counter, at the old total
+            await self.storage.update(
+                MEMORY_SHORT, key, lambda current: total if current == stored else KEEP
+            )
+            return
+        taken: builtins.list[bool] = []
+
+        def take(current: Any) -> Any:
+            taken.append(current == stored)
+            return DELETE if taken[-1] else KEEP
+
+        await self.storage.update(MEMORY_SHORT, key, take)
+        if taken[-1]:  # this writer took the old entry: its total joins the counter
+            await self.storage.incr(MEMORY_SHORT, self._counter, total, ttl=self.ttl)
 
     async def messages(self, last: int | None = None) -> builtins.list[M]:
         """The kept messages, oldest first; with `last`, only the newest `last`."""
@@ -444,10 +468,10 @@ class ChatHistory(Generic[M]):
         wanted = (
             last if self.max_messages is None else min(last or self.max_messages, self.max_messages)
         )
-        entries = await self.storage.list(MEMORY_SHORT, self._prefix, reverse=True, limit=wanted)
+        entries = await self.storage.list(
+            MEMORY_SHORT, start=self._range[0], stop=self._range[1], reverse=True, limit=wanted
+        )
         if entries:
-            if self.ttl is not None and not await self._is_live():
-                return []
             return self._load([entry.value for entry in reversed(entries)])
         legacy = await self.storage.get(MEMORY_SHORT, self.session_id)
         if not _is_history(legacy):
@@ -455,16 +479,13 @@ class ChatHistory(Generic[M]):
         kept = legacy["messages"]
         return self._load(kept if wanted is None else kept[-wanted:])
 
-    async def _is_live(self) -> bool:
-        """Whether the counter still stands (with a ttl, it goes before the messages)."""
-        counter = await self.storage.get(MEMORY_SHORT, self.session_id)
-        return isinstance(counter, int) and not isinstance(counter, bool)
-
     async def pop(self) -> M | None:
         """Remove the newest message and return it (None when there is none). Atomic: of
         concurrent pops each message goes to exactly one. The total is unchanged."""
         while True:
-            newest = await self.storage.list(MEMORY_SHORT, self._prefix, reverse=True, limit=1)
+            newest = await self.storage.list(
+                MEMORY_SHORT, start=self._range[0], stop=self._range[1], reverse=True, limit=1
+            )
             if not newest:
                 return None
             taken = await self.storage.pop(MEMORY_SHORT, newest[0].key, _ABSENT)
@@ -473,17 +494,27 @@ class ChatHistory(Generic[M]):
 
     async def total(self) -> int:
         """How many messages were ever added (kept or not)."""
-        stored = await self.storage.get(MEMORY_SHORT, self.session_id)
-        if _is_history(stored):
-            return int(stored["total"])
-        return stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
+        counter, legacy = await self.storage.get_many(
+            MEMORY_SHORT, [self._counter, self.session_id]
+        )
+        if _is_history(counter):  # a 0.2 history, not converted yet
+            return int(counter["total"])
+        total = counter if _is_counter(counter) else 0
+        if self._counter != self.session_id and _is_history(legacy):  # 0.2, at the raw id
+            total += int(legacy["total"])
+        return total
 
     async def clear(self) -> bool:
         """Forget every message and the total; True if there was a history."""
-        removed = await self.storage.clear(MEMORY_SHORT, self._prefix)
-        return await self.storage.delete(MEMORY_SHORT, self.session_id) or removed > 0
+        removed = await _clear_messages(self.storage, self._range)
+        counter = await self.storage.delete(MEMORY_SHORT, self._counter)
+        legacy = self._counter != self.session_id and await self.storage.delete(
+            MEMORY_SHORT, self.session_id
+        )
+        return counter or legacy or removed > 0
 
 
+CLEAR_PAGE = 1000
 TRIM_EVERY = 64
 """Every this many messages, an add also deletes any stray message below the window."""
 TOMBSTONE_TTL_S = 3600.0
@@ -512,6 +543,19 @@ def _is_history(stored: Any) -> bool:
         and isinstance(stored.get("total"), int)
         and isinstance(stored.get("messages"), list)
     )
+
+
+def _is_counter(stored: Any) -> bool:
+    return isinstance(stored, int) and not isinstance(stored, bool)
+
+
+async def _clear_messages(storage: KeyValue, bounds: tuple[str, str]) -> int:
+    """Delete a session's messages (its key range, a page at a time); how many."""
+    removed = 0
+    start, stop = bounds
+    while entries := await storage.list(MEMORY_SHORT, start=start, stop=stop, limit=CLEAR_PAGE):
+        removed += await storage.delete_many(MEMORY_SHORT, [entry.key for entry in entries])
+    return removed
 
 
 def _is_tombstone(stored: Any) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from radaros import ChatHistory
 from radaros.storage import (
     SqliteStorage,
 )
@@ -67,7 +68,7 @@ class Writer:
                 self.lines.append(line.rstrip("\n"))
 
     def acknowledged(self) -> int:
-        return sum(1 for line in self.lines if line[:1] in "SAU")
+        return sum(1 for line in self.lines if line[:1] in "SAUH")
 
     def finish(self) -> None:
         self.process.wait(timeout=60)
@@ -122,34 +123,45 @@ def test_sqlite_crash_loop_loses_no_acknowledged_write(tmp_path: Path) -> None:
             _, tag, count = line.split()
             counts[tag] = max(counts.get(tag, 0), int(count))
 
-    async def read_back() -> tuple[list[Any], list[Any], list[Any]]:
+    chatted = {line.split()[1]: int(line.split()[2]) for line in lines if line.startswith("H ")}
+
+    async def read_back() -> tuple[list[Any], list[Any], list[Any], list[Any]]:
         async with SqliteStorage(path) as storage:
             return (
                 await storage.get_many("set", list(sets)),
                 await storage.get("log", "items", []),
                 await storage.get_many("counter", list(counts)),
+                await ChatHistory(storage, "crash-chat").messages(),
             )
 
-    stored_sets, items, stored_counts = asyncio.run(read_back())
+    stored_sets, items, stored_counts, messages = asyncio.run(read_back())
+    texts = [message["text"] for message in messages]
+    lost_messages = sum(1 for text in chatted if text not in set(texts))
+    # Acknowledged messages are stored in the order of the totals their adds returned.
+    acked_order = sorted(chatted, key=chatted.__getitem__)
+    in_order = [text for text in texts if text in chatted] == acked_order
     lost_sets = sum(1 for key, got in zip(sets, stored_sets, strict=True) if got != sets[key])
     item_counts = Counter(items)
     lost_items = sum(1 for item in appended if item_counts[item] == 0)
     duplicated = sum(1 for count in item_counts.values() if count > 1)
+    duplicated += len(texts) - len(set(texts))
     lost_counts = sum(
         1
         for (tag, acked), got in zip(counts.items(), stored_counts, strict=True)
         if got is None or not acked <= got <= acked + 1
     )
-    acknowledged = len(sets) + len(appended) + sum(counts.values())
+    acknowledged = len(sets) + len(appended) + sum(counts.values()) + len(chatted)
+    lost = lost_sets + lost_items + lost_counts + lost_messages
     report(
-        f"1 sqlite crash loop: {kills} kills, {acknowledged} acknowledged writes, "
-        f"{lost_sets + lost_items + lost_counts} lost, {duplicated} duplicated append items, "
+        f"1 sqlite crash loop: {kills} kills, {acknowledged} acknowledged writes "
+        f"({len(chatted)} chat messages), {lost} lost, {duplicated} duplicated items, "
         f"{integrity_failures} integrity failures, {locked} 'database is locked', "
         f"{len(errors)} errors in survivors"
     )
     assert kills >= kills_wanted
     assert acknowledged >= 3000
-    assert lost_sets == lost_items == lost_counts == duplicated == 0
+    assert lost_sets == lost_items == lost_counts == lost_messages == duplicated == 0
+    assert in_order
     assert integrity_failures == 0
     assert locked == 0
     assert errors == []

@@ -77,7 +77,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def crash_writer(args: argparse.Namespace) -> None:
-    """Write forever (set, append, update+1), printing each acknowledgement; killed by -9."""
+    """Write forever (set, append, update+1, a chat message), printing each
+    acknowledgement; killed by -9."""
     storage = open_storage(args.url)
     stop = Path(args.stop_file)
     tag = f"{args.worker}-{os.getpid()}"
@@ -93,6 +94,8 @@ async def crash_writer(args: argparse.Namespace) -> None:
                 print(f"A {key}", flush=True)
                 count = await storage.update("counter", tag, lambda v: (v or 0) + 1)
                 print(f"U {tag} {count}", flush=True)
+                total = await ChatHistory(storage, "crash-chat").add({"text": key})
+                print(f"H {key} {total}", flush=True)
             except Exception as exc:  # reported, counted by the test
                 print(f"E {type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
             n += 1
