@@ -10,9 +10,10 @@ The lease is one entry, `radaros:lock/<name>` = `{"owner", "fence"}`, written wi
 (exactly one of concurrent acquirers wins) and expiring after `ttl`, so a holder that dies
 frees it. Release and extend are compare-and-swap on the owner: a holder whose lease
 expired and was taken by another can neither release nor extend the new holder's.
-`fence` comes from an `incr` of `radaros:lock:fence/<name>`: it is larger for every new
-holder, so a resource that remembers the largest fence it saw can refuse a late write
-from a holder that lost the lease (Kleppmann, "How to do distributed locking").
+`fence` comes from an `incr` of `radaros:lock:fence/<name>`, drawn once the lease is won and
+written into it while still the owner: it is larger for every new holder, so a resource
+that remembers the largest fence it saw can refuse a late write from a holder that lost
+the lease (Kleppmann, "How to do distributed locking").
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ class Lock:
         """Take the lock, waiting while another holds it: up to `timeout` seconds (default:
         the lock's own; None: for ever), then LockNotAcquiredError.
 
-        The fence is drawn before each try, so a holder always has a larger fence than
-        every earlier holder (a waiter's tries use up numbers: fences grow, with gaps)."""
+        The fence is drawn once the lease is won, and written into it while still the
+        owner: every later holder wins the lease after that, so draws a larger fence."""
         if self._owner is not None:
             raise StorageError(f"{self!r} is already held by this holder")
         wait_s = self.timeout if timeout is OWN_TIMEOUT else timeout
@@ -95,11 +96,13 @@ class Lock:
         owner = uuid.uuid4().hex
         delay = POLL_MIN_S
         while True:
-            fence = await self.storage.incr(FENCES, self.name)
-            lease = {"owner": owner, "fence": fence}
+            lease = {"owner": owner, "fence": None}
             if await self.storage.add(LOCKS, self.name, lease, ttl=self.ttl):
-                self._owner, self.fence = owner, fence
-                return
+                fence = await self.storage.incr(FENCES, self.name)
+                if await self._change(owner, {"owner": owner, "fence": fence}):
+                    self._owner, self.fence = owner, fence
+                    return
+                continue  # the lease expired before the fence was in it: try again
             if deadline is not None and time.monotonic() >= deadline:
                 raise LockNotAcquiredError(f"lock {self.name!r} is held by another owner")
             pause = random.uniform(delay / 2, delay)  # noqa: S311 (jitter, not crypto)
@@ -123,14 +126,17 @@ class Lock:
             raise LockNotOwnedError(f"lock {self.name!r} is not owned by this holder")
 
     async def _change(self, owner: str, change: Any, ttl: float | None = None) -> bool:
-        """Delete (`DELETE`) or re-write (extend) the lease if `owner` holds it."""
+        """If `owner` holds the lease: delete it (`DELETE`), re-write it ("extend"), or
+        replace it by the lease `change`; True if it did."""
         owned: list[bool] = []
 
         def if_owner(current: Any) -> Any:
             owned.append(isinstance(current, dict) and current.get("owner") == owner)
             if not owned[-1]:
                 return KEEP
-            return DELETE if change is DELETE else current
+            if change is DELETE or isinstance(change, dict):
+                return change
+            return current
 
         await self.storage.update(LOCKS, self.name, if_owner, ttl=ttl)
         return owned[-1]

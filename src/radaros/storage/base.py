@@ -25,6 +25,7 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from radaros.storage.codec import decode, encode
+from radaros.storage.errors import NotAnIntegerError
 from radaros.storage.lifecycle import Lifecycle, State, logger
 from radaros.storage.primitives import KEEP_EXPIRY, Keep
 from radaros.storage.protocol import (
@@ -355,15 +356,15 @@ class StorageDriver(Lifecycle):
 
         def add_amount(current_stored: Any) -> int:
             current = 0 if current_stored is None else self._load(current_stored)
-            if isinstance(current, bool) or not isinstance(current, int):
-                raise TypeError(
-                    f"cannot incr {namespace!r}/{key!r}: it holds "
-                    f"{type(current).__name__}, not an int"
-                )
-            return int(current + amount)
+            return added(namespace, key, current, amount)
 
         await self._ready()
-        stored = await self._update_loop(namespace, key, add_amount, _expiry_change(seconds))
+        expiry = _expiry_change(seconds)
+        result = await self._call(self._incr, namespace, key, amount, expiry)
+        if result is not None:  # the driver did it in one step
+            self._after_write()
+            return result
+        stored = await self._update_loop(namespace, key, add_amount, expiry)
         return int(self._load(stored))
 
     async def pop(self, namespace: str, key: str, default: Any = None) -> Any:
@@ -523,6 +524,15 @@ class StorageDriver(Lifecycle):
             users[0] -= 1
             if users[0] == 0:
                 del self._key_locks[slot]
+
+
+def added(namespace: str, key: str, current: Any, amount: int) -> int:
+    """`current + amount` for `incr`, or NotAnIntegerError when `current` is no int."""
+    if isinstance(current, bool) or not isinstance(current, int):
+        raise NotAnIntegerError(
+            f"cannot incr {namespace!r}/{key!r}: it holds {type(current).__name__}, not an int"
+        )
+    return current + amount
 
 
 def _bounds(prefix: object, start: object, stop: object) -> tuple[str, str | None] | None:

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 __all__ = [
     "InvalidKeyError",
+    "NotAnIntegerError",
     "SerializationError",
     "StorageClosedError",
     "StorageConnectionError",
@@ -56,6 +57,10 @@ class StorageNotInitializedError(StorageError):
 
 class StorageConnectionError(StorageError, ConnectionError):
     """The backend could not be reached, timed out, or failed mid-operation."""
+
+
+class NotAnIntegerError(StorageError, TypeError):
+    """`incr` met a stored value that is not an int; nothing was written."""
 
 
 class ErrorRule(NamedTuple):

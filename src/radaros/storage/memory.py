@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from radaros.storage.base import StorageDriver
+from radaros.storage.base import StorageDriver, added
+from radaros.storage.codec import decode
 from radaros.storage.primitives import Keep
 from radaros.storage.url import split_query
 from radaros.storage.validate import prefix_upper_bound
@@ -159,6 +160,17 @@ class InMemoryStorage(StorageDriver):
                 if limit is not None and len(rows) >= limit:
                     break
         return rows
+
+    async def _incr(self, namespace: str, key: str, amount: int, ttl: float | Keep | None) -> int:
+        entry = self._live_entry(namespace, key)
+        result = added(namespace, key, 0 if entry is None else decode(entry[0]), amount)
+        stored = self._dump(result)  # beyond 64 bits: SerializationError, nothing written
+        if entry is not None and isinstance(ttl, Keep):
+            expires_at = entry[1]
+        else:
+            expires_at = _expiry(None if isinstance(ttl, Keep) else ttl)
+        self._store(self._space(namespace), key, stored, expires_at)
+        return result
 
     async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
         entry = self._live_entry(namespace, key)

@@ -187,6 +187,15 @@ class Primitives(abc.ABC):
         """Replace the value only if the live entry still holds `expected` (as `_get` gave
         it); True if replaced. Expiry: now + ttl, None never, `KEEP_EXPIRY` unchanged."""
 
+    async def _incr(
+        self, namespace: str, key: str, amount: int, ttl: float | Keep | None
+    ) -> int | None:
+        """Add `amount` to the int of a live entry (an absent one starts at 0) in one step,
+        and return the result; raise NotAnIntegerError for another value and
+        SerializationError beyond 64 bits. Expiry as in `_replace_if` (a new entry gets
+        None for KEEP_EXPIRY). None: not done here, the base does a compare-and-swap."""
+        return None
+
     @abc.abstractmethod
     async def _delete_if(self, namespace: str, key: str, expected: Any) -> bool:
         """Delete the entry only if it is live and still holds `expected` (as `_get` gave

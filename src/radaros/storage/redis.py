@@ -40,6 +40,8 @@ import radaros.storage.redis_scripts as lua
 from radaros.storage.base import StorageDriver
 from radaros.storage.errors import (
     ErrorRule,
+    NotAnIntegerError,
+    SerializationError,
     StorageClosedError,
     StorageConnectionError,
     StorageError,
@@ -406,6 +408,16 @@ class RedisStorage(StorageDriver):
         expiry = () if isinstance(ttl, Keep) else (_milliseconds(ttl),)  # no ARGV[5]: keep it
         replaced = await self._run(lua.REPLACE_IF, namespace, key, expected, stored, *expiry)
         return int(replaced) == 1
+
+    async def _incr(self, namespace: str, key: str, amount: int, ttl: float | Keep | None) -> int:
+        expiry = () if isinstance(ttl, Keep) else (_milliseconds(ttl),)  # no ARGV[4]: keep it
+        done, result, is_fresh = await self._run(lua.INCR, namespace, key, amount, *expiry)
+        if int(done) != 1:
+            if "overflow" in result:
+                raise SerializationError(f"incr of {namespace!r}/{key!r} beyond signed 64 bits")
+            raise NotAnIntegerError(f"cannot incr {namespace!r}/{key!r}: it holds no int")
+        await self._remember(namespace, is_fresh)
+        return int(result)
 
     async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
         return int(await self._run(lua.DELETE_IF, namespace, key, expected)) == 1

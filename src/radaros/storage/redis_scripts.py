@@ -135,6 +135,26 @@ while found < limit do
 end
 return rows
 """
+_INCR = """
+local key = ARGV[2]
+if redis.call('HEXISTS', values, key) == 1
+   and not is_live(redis.call('ZSCORE', expiries, key)) then
+  redis.call('HDEL', values, key)
+  redis.call('ZREM', expiries, key)
+end
+local existed = redis.call('HEXISTS', values, key) == 1
+-- HINCRBY: 64-bit exact, and refuses a field that is no integer, or an overflow.
+local result = redis.pcall('HINCRBY', values, key, ARGV[3])
+if type(result) == 'table' and result.err then return {0, result.err, 0} end
+local fresh = 0
+if not existed then
+  purge(WRITE_PURGE)
+  fresh = remember()
+  redis.call('ZADD', keys, 0, key)
+end
+if ARGV[4] then set_expiry(key, ARGV[4]) end
+return {1, tostring(result), fresh}
+"""
 _DELETE_IF = """
 local key = ARGV[2]
 if redis.call('HGET', values, key) ~= ARGV[3]
@@ -233,6 +253,7 @@ DELETE = Script("delete", _DELETE, writes=True)
 PAGE = Script("page", _PAGE)
 PAGE_REVERSE = Script("page_reverse", _PAGE_REVERSE)
 DELETE_IF = Script("delete_if", _DELETE_IF, writes=True)
+INCR = Script("incr", _INCR, writes=True)
 TTL = Script("ttl", _TTL)
 TOUCH = Script("touch", _TOUCH)
 COUNT = Script("count", _COUNT, writes=True)
@@ -247,6 +268,7 @@ ALL = (
     PUT,
     DELETE,
     DELETE_IF,
+    INCR,
     PAGE,
     PAGE_REVERSE,
     TTL,

@@ -36,7 +36,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
-from radaros.storage.base import StorageDriver
+from radaros.storage.base import StorageDriver, added
+from radaros.storage.codec import decode
 from radaros.storage.errors import (
     ErrorRule,
     StorageClosedError,
@@ -395,6 +396,28 @@ class SqliteStorage(StorageDriver):
                 params = (stored, _expiry(now, ttl), namespace, key, expected, now)
                 cursor = connection.execute(self._sql.replace_new_expiry, params)
             return cursor.rowcount == 1
+
+        return await self._run(work, write=True)
+
+    async def _incr(self, namespace: str, key: str, amount: int, ttl: float | Keep | None) -> int:
+        """Read, check and write in one job: inside the worker's write transaction, so no
+        other connection or process writes between them."""
+
+        def work(connection: Connection) -> int:
+            now = time.time()
+            row = connection.execute(self._sql.get, (namespace, key, now)).fetchone()
+            result = added(namespace, key, 0 if row is None else decode(row[0]), amount)
+            stored = self._dump(result)
+            if row is None:
+                expires_at = _expiry(now, None if isinstance(ttl, Keep) else ttl)
+                connection.execute(self._sql.put, (namespace, key, stored, expires_at))
+            elif isinstance(ttl, Keep):
+                params: tuple[Any, ...] = (stored, namespace, key, row[0], now)
+                connection.execute(self._sql.replace_keep_expiry, params)
+            else:
+                params = (stored, _expiry(now, ttl), namespace, key, row[0], now)
+                connection.execute(self._sql.replace_new_expiry, params)
+            return result
 
         return await self._run(work, write=True)
 
