@@ -113,28 +113,12 @@ while found < limit do
 end
 return rows
 """
-_PAGE_REVERSE = """
-local start, stop, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local rows, found = {}, 0
-while found < limit do
-  local wanted = limit - found
-  local batch = redis.call('ZREVRANGEBYLEX', keys, stop, start, 'LIMIT', 0, wanted)
-  if #batch == 0 then break end
-  local batch_values = redis.call('HMGET', values, unpack(batch))
-  local times = redis.call('ZMSCORE', expiries, unpack(batch))
-  for i = 1, #batch do
-    if batch_values[i] and is_live(times[i]) then
-      found = found + 1
-      rows[#rows + 1] = batch[i]
-      rows[#rows + 1] = batch_values[i]
-      rows[#rows + 1] = tostring(remaining(times[i]))
-    end
-  end
-  if #batch < wanted then break end
-  stop = '(' .. batch[#batch]
-end
-return rows
-"""
+# The same walk downwards: from `stop`, continuing below the last key returned (the
+# conformance kit's reverse scans, with small pages, check both directions).
+_PAGE_REVERSE = _PAGE.replace(
+    "redis.call('ZRANGEBYLEX', keys, start, stop,",
+    "redis.call('ZREVRANGEBYLEX', keys, stop, start,",
+).replace("  start = '(' .. batch[#batch]", "  stop = '(' .. batch[#batch]")
 _INCR = """
 local key = ARGV[2]
 if redis.call('HEXISTS', values, key) == 1
