@@ -9,10 +9,11 @@ import pytest
 
 from radaros.storage import StorageDriver
 from radaros.storage.testing import ConformanceSuite
+from radaros.testing import AgentTests
 from tests.support.drivers import driver_factory
 
 
-class TestConformance(ConformanceSuite):
+class TestConformance(ConformanceSuite, AgentTests):
     @pytest.fixture
     def storage_factory(
         self, driver_name: str, tmp_path: Path, request: pytest.FixtureRequest

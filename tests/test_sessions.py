@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -394,70 +393,6 @@ async def test_a_0_2_history_is_read_and_converted_on_its_next_add(
         assert await storage.get(MEMORY_SHORT, session_id) is None  # the old entry went
 
 
-async def test_concurrent_first_adds_convert_a_0_2_history_once(
-    peers: list[StorageDriver],
-) -> None:
-    """Several writers meeting a 0.2 history convert it once: nothing lost or doubled."""
-    await peers[0].set(MEMORY_SHORT, "s1", {"total": 2, "messages": [{"n": 1}, {"n": 2}]})
-    totals = await asyncio.gather(
-        *(ChatHistory(peers[i % len(peers)], "s1").add({"n": 10 + i}) for i in range(6))
-    )
-    assert sorted(totals) == [3, 4, 5, 6, 7, 8]
-    messages = await ChatHistory(peers[0], "s1").messages()
-    assert messages[:2] == [{"n": 1}, {"n": 2}]
-    assert sorted(m["n"] for m in messages[2:]) == [10, 11, 12, 13, 14, 15]
-
-
-async def test_adds_racing_a_delete_never_bring_the_session_back(
-    peers: list[StorageDriver],
-) -> None:
-    """Whatever the interleaving, once delete returns and the adds are done, nothing of
-    the session's messages is left, readable or stored."""
-    for round_ in range(5):
-        session_id = f"race{round_}"
-        await Sessions(peers[0]).create("ada", session_id=session_id)
-
-        async def add(i: int, session_id: str = session_id) -> None:
-            with contextlib.suppress(SessionNotFoundError):
-                await ChatHistory(peers[i % len(peers)], session_id).add({"i": i})
-
-        await asyncio.gather(*(add(i) for i in range(8)), Sessions(peers[1]).delete(session_id))
-        assert await ChatHistory(peers[0], session_id).messages() == []
-        assert await peers[0].list(MEMORY_SHORT, f"{session_id}/") == []
-        assert await Sessions(peers[0]).get(session_id) is None
-
-
-async def test_concurrent_creates_of_one_id_keep_the_index_whole(
-    peers: list[StorageDriver],
-) -> None:
-    """Of concurrent creates of one id one wins, and its user lists it (every round)."""
-    for round_ in range(10):
-        session_id = f"s{round_}"
-        outcomes = await asyncio.gather(
-            *(
-                Sessions(peers[i % len(peers)]).create("ada", session_id=session_id)
-                for i in range(8)
-            ),
-            return_exceptions=True,
-        )
-        assert sum(isinstance(outcome, Session) for outcome in outcomes) == 1
-        assert all(isinstance(outcome, (Session, SessionExistsError)) for outcome in outcomes), (
-            outcomes
-        )
-        assert session_id in [s.id for s in await Sessions(peers[0]).list("ada")]
-
-
-async def test_get_or_create_gives_every_caller_the_same_session(
-    peers: list[StorageDriver],
-) -> None:
-    """Concurrent get_or_create of one id: one creates it, all get it."""
-    got = await asyncio.gather(
-        *(Sessions(peers[i % len(peers)]).get_or_create("s1", "ada", {"i": i}) for i in range(8))
-    )
-    assert len({(s.id, s.created_at, json.dumps(s.metadata)) for s in got}) == 1
-    assert [s.id for s in await Sessions(peers[0]).list("ada")] == ["s1"]
-
-
 async def test_typed_history_through_sessions(storage: StorageDriver) -> None:
     """Sessions.history(message_type=...) validates and types the messages."""
     sessions = Sessions(storage)
@@ -467,18 +402,6 @@ async def test_typed_history_through_sessions(storage: StorageDriver) -> None:
     assert await history.messages() == [Turn(role="user", text="hi")]
     assert await history.pop() == Turn(role="user", text="hi")
     assert await history.pop() is None
-
-
-async def test_pops_from_many_tasks_take_each_message_once(peers: list[StorageDriver]) -> None:
-    """Concurrent pops share the messages out: each once, newest first per pop."""
-    history = ChatHistory(peers[0], "s1")
-    await history.add(*({"n": n} for n in range(12)))
-    taken = await asyncio.gather(
-        *(ChatHistory(peers[i % len(peers)], "s1").pop() for i in range(16))
-    )
-    got = [message["n"] for message in taken if message is not None]
-    assert sorted(got) == list(range(12))
-    assert await history.messages() == []
 
 
 class Counting(InMemoryStorage):
