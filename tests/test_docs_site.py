@@ -187,9 +187,9 @@ def documented_objects() -> dict[str, object]:
     """Every public object, by the path the API reference documents it under."""
     import radaros
     import radaros.storage.testing
-    import radaros.testing
     import radaros.sync
     import radaros.telemetry
+    import radaros.testing
     import radaros.transfer
 
     found: dict[str, object] = {
