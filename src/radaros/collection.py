@@ -11,7 +11,7 @@ the first validation error (never the stored value, which may be private).
 from __future__ import annotations
 
 import builtins
-import datetime
+import datetime as _datetime
 import inspect
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -271,9 +271,9 @@ def _has_time_schema(schema: Any) -> bool:
 def _check_offsets(value: Any, at: str) -> None:
     """Refuse a datetime or time whose UTC offset has seconds: ISO 8601 (and so pydantic's
     JSON) writes whole minutes, and it would come back a different instant."""
-    if isinstance(value, (datetime.datetime, datetime.time)):
+    if isinstance(value, (_datetime.datetime, _datetime.time)):
         offset = value.utcoffset()
-        if offset is not None and offset % datetime.timedelta(minutes=1):
+        if offset is not None and offset % _datetime.timedelta(minutes=1):
             raise SerializationError(
                 f"cannot store a value at {at}: a UTC offset of {offset} is not whole minutes "
                 "and would not round trip; convert it with .astimezone(timezone.utc)"
