@@ -28,7 +28,6 @@ Expiry uses the server's `now()`, so instances with skewed clocks agree.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -103,21 +102,10 @@ def _import_asyncpg() -> ModuleType:
     return asyncpg
 
 
-def _seconds(ttl: float | None) -> float | None:
-    """A ttl as the statements take it: None (or `math.inf`) is "never"."""
-    return None if ttl is None or ttl == math.inf else ttl
-
-
 def _server_settings(application_name: str, pgbouncer: bool) -> dict[str, str]:
-    """Session settings of radaros's own connections.
-
-    Every statement radaros sends is shaped for the (namespace, key) index. A prepared
-    statement runs on a generic plan after a few calls, and on a table that grew faster
-    than autovacuum analyzes it, that plan read a whole key range through a bitmap scan
-    and sorted it, to return the newest 20 rows (measured: 29 ms instead of 0.09 ms on
-    50,000 rows). Without bitmap scans the planner walks the index in order. PgBouncer
-    refuses startup parameters it does not know, so there only the application name goes.
-    """
+    """Session settings of radaros's own connections: no bitmap scans, so a generic plan
+    on stale statistics still walks the index for a newest-first page instead of sorting
+    the whole range (docs/decisions.md); PgBouncer refuses unknown startup parameters."""
     if pgbouncer:
         return {"application_name": application_name}
     return {"application_name": application_name, "enable_bitmapscan": "off"}
@@ -421,7 +409,7 @@ class PostgresStorage(StorageDriver):
             )
         else:
             result = await self._fetchval(
-                self._sql.replace_new_expiry, namespace, key, expected, stored, _seconds(ttl)
+                self._sql.replace_new_expiry, namespace, key, expected, stored, ttl
             )
         return result is not None
 
