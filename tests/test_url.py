@@ -165,7 +165,8 @@ def test_postgres_options_in_url_and_keywords_win() -> None:
     assert storage._max_size == 3
     assert storage._connect_options["command_timeout"] == 5.0
     assert storage._connect_options["timeout"] == 2.0
-    assert storage._connect_options["server_settings"]["application_name"] == "worker"
+    settings: Any = storage._connect_options["server_settings"]
+    assert settings["application_name"] == "worker"
     assert storage._schema_name == "agents"
     assert storage._url == "postgresql://app:pw@db.example/app?sslmode=disable"
 
