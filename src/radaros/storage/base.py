@@ -540,7 +540,7 @@ def _bounds(prefix: object, start: object, stop: object) -> tuple[str, str | Non
     `low <= key < high` (high None: no bound); None when no key can be in range."""
     prefix = check_prefix(prefix)
     low = max(prefix, "" if start is None else check_prefix(start))
-    high = prefix_upper_bound(prefix) if prefix else None
+    high = prefix_upper_bound(prefix)
     if stop is not None:
         stop = check_prefix(stop)
         high = stop if high is None else min(high, stop)

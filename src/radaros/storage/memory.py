@@ -190,7 +190,7 @@ class InMemoryStorage(StorageDriver):
         return True
 
     async def _count(self, namespace: str, prefix: str) -> int:
-        high = prefix_upper_bound(prefix) if prefix else None
+        high = prefix_upper_bound(prefix)
         return len(await self._page(namespace, prefix, high, None, None, False))
 
     async def _clear(self, namespace: str, prefix: str) -> int:

@@ -335,7 +335,7 @@ class MongoDBStorage(StorageDriver):
 
     @classmethod
     def _prefix_range(cls, prefix: str) -> dict[str, str]:
-        return cls._key_range(prefix, prefix_upper_bound(prefix) if prefix else None)
+        return cls._key_range(prefix, prefix_upper_bound(prefix))
 
     # -- primitives --------------------------------------------------------------------------
 

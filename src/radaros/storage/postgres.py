@@ -385,7 +385,7 @@ class PostgresStorage(StorageDriver):
         return await self._fetchval(self._sql.touch, namespace, key, ttl) is not None
 
     async def _count(self, namespace: str, prefix: str) -> int:
-        high = prefix_upper_bound(prefix) if prefix else None
+        high = prefix_upper_bound(prefix)
         sql, args = self._sql.range("count(*)", namespace, prefix, high, None, None)
         return int(await self._fetchval(sql, *args))
 
@@ -588,7 +588,7 @@ class Statements:
 
     def clear(self, namespace: str, prefix: str) -> tuple[str, list[Any]]:
         """Delete the prefix's keys; the count returned is of the live ones."""
-        high = prefix_upper_bound(prefix) if prefix else None
+        high = prefix_upper_bound(prefix)
         where, args = self._where(prefix, high, None, "")
         sql = (
             f"WITH gone AS (DELETE FROM {self.table} WHERE {where} RETURNING expires_at) "

@@ -158,7 +158,7 @@ class Primitives(abc.ABC):
 
     async def _count(self, namespace: str, prefix: str) -> int:
         """Live keys starting with `prefix` (generic: pages through them)."""
-        total, after, high = 0, None, prefix_upper_bound(prefix) if prefix else None
+        total, after, high = 0, None, prefix_upper_bound(prefix)
         while rows := await self._page(namespace, prefix, high, after, DEFAULT_PAGE_SIZE, False):
             total += len(rows)
             after = rows[-1][0]
@@ -166,7 +166,7 @@ class Primitives(abc.ABC):
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         """Delete keys starting with `prefix`; return the live ones (generic: page + delete)."""
-        total, high = 0, prefix_upper_bound(prefix) if prefix else None
+        total, high = 0, prefix_upper_bound(prefix)
         while rows := await self._page(namespace, prefix, high, None, DEFAULT_PAGE_SIZE, False):
             total += await self._delete_many(namespace, [row[0] for row in rows])
         return total

@@ -122,7 +122,7 @@ def _lex_range(
 
 def _prefix_range(prefix: str, after: str | None = None) -> tuple[str, str]:
     """Bounds for the keys (or names) starting with `prefix`, above `after`."""
-    return _lex_range(prefix, prefix_upper_bound(prefix) if prefix else None, after)
+    return _lex_range(prefix, prefix_upper_bound(prefix), after)
 
 
 class RedisStorage(StorageDriver):

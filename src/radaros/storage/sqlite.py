@@ -72,10 +72,6 @@ def _expiry(now: float, ttl: float | None) -> float | None:
     return None if ttl is None or ttl == math.inf else now + ttl
 
 
-def _upper(prefix: str) -> str | None:
-    return prefix_upper_bound(prefix) if prefix else None
-
-
 def _remaining(expires_at: float | None, now: float) -> float:
     return math.inf if expires_at is None else expires_at - now
 
@@ -344,7 +340,7 @@ class SqliteStorage(StorageDriver):
 
     async def _count(self, namespace: str, prefix: str) -> int:
         sql, params = self._sql.range(
-            "SELECT count(*)", namespace, prefix, _upper(prefix), None, None
+            "SELECT count(*)", namespace, prefix, prefix_upper_bound(prefix), None, None
         )
 
         def work(connection: Connection) -> int:
@@ -354,7 +350,7 @@ class SqliteStorage(StorageDriver):
 
     async def _clear(self, namespace: str, prefix: str) -> int:
         count_sql, params = self._sql.range(
-            "SELECT count(*)", namespace, prefix, _upper(prefix), None, None
+            "SELECT count(*)", namespace, prefix, prefix_upper_bound(prefix), None, None
         )
         delete_sql = self._sql.clear(bool(prefix), prefix_upper_bound(prefix) is not None)
 
