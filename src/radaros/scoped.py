@@ -30,21 +30,12 @@ import builtins
 import math
 
 from radaros.storage.protocol import KeyValue
-from radaros.storage.validate import check_namespace, check_prefix
+from radaros.storage.validate import check_namespace, check_prefix, quote_part, unquote_part
 from radaros.view import View
 
 __all__ = ["Scoped", "migrate_scope"]
 
 SEPARATOR = "/"
-
-
-def _quote(text: str) -> str:
-    """`%` and `/` percent-encoded: a prefix code, so prefixes and equality survive."""
-    return text.replace("%", "%25").replace("/", "%2F")
-
-
-def _unquote(text: str) -> str:
-    return text.replace("%2F", "/").replace("%25", "%")
 
 
 class Scoped(View):
@@ -59,19 +50,19 @@ class Scoped(View):
             self.scopes = (scope,)
         super().__init__(storage)
         self.scope = scope
-        self._prefix = "".join(_quote(part) + SEPARATOR for part in self.scopes)
+        self._prefix = "".join(quote_part(part) + SEPARATOR for part in self.scopes)
 
     def __repr__(self) -> str:
         return f"Scoped({self.storage!r}, {SEPARATOR.join(self.scopes)!r})"
 
     def _namespace(self, namespace: str) -> str:
-        return check_namespace(self._prefix + _quote(check_namespace(namespace)))
+        return check_namespace(self._prefix + quote_part(check_namespace(namespace)))
 
     async def _namespaces(self, prefix: str | None) -> builtins.list[str]:
         """The view's own namespaces holding a live key, sorted (not nested scopes')."""
-        names = await self.storage.namespaces(self._prefix + _quote(check_prefix(prefix)))
+        names = await self.storage.namespaces(self._prefix + quote_part(check_prefix(prefix)))
         own = (name[len(self._prefix) :] for name in names)
-        return sorted(_unquote(name) for name in own if SEPARATOR not in name)
+        return sorted(unquote_part(name) for name in own if SEPARATOR not in name)
 
 
 async def migrate_scope(storage: KeyValue, scope: str, *, page_size: int = 1000) -> int:

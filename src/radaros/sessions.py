@@ -46,7 +46,7 @@ from radaros.storage.protocol import (
     TTL,
     KeyValue,
 )
-from radaros.storage.validate import check_key, check_ttl
+from radaros.storage.validate import check_key, check_ttl, quote_part
 
 __all__ = [
     "SESSION_META",
@@ -110,12 +110,6 @@ class Session:
             raise SerializationError(
                 f"{SESSION_META!r} holds an entry that is not a session ({type(exc).__name__})"
             ) from None
-
-
-def _user_part(user_id: str) -> str:
-    """The user id in an index key: `%` and `/` percent-encoded, so no user's keys start
-    with another user's `<id>/`."""
-    return user_id.replace("%", "%25").replace("/", "%2F")
 
 
 def _check_user(user_id: object) -> str | None:
@@ -182,7 +176,7 @@ class Sessions:
         now = _now()
         session = Session(session_id, user_id, now, now, dict(metadata or {}))
         document = session.to_json()
-        index_key = None if user_id is None else check_key(f"{_user_part(user_id)}/{session_id}")
+        index_key = None if user_id is None else check_key(f"{quote_part(user_id)}/{session_id}")
         # The session first, with `add`: exactly one of concurrent creates wins, and only
         # the winner writes the index entry, so no loser can touch the winner's entry. A
         # failure between the two leaves a session `list` misses until `touch` re-indexes it.
@@ -196,10 +190,9 @@ class Sessions:
             tombstones.append(_is_tombstone(current))
             return DELETE if tombstones[-1] else KEEP
 
-        history = ChatHistory(self.storage, session_id)
-        await self.storage.update(MEMORY_SHORT, history._counter, drop_tombstone)
+        await self.storage.update(MEMORY_SHORT, _counter_key(session_id), drop_tombstone)
         if tombstones[-1]:
-            await _clear_messages(self.storage, history._range)
+            await _clear_messages(self.storage, _message_range(session_id))
         if index_key is not None:
             await self.storage.set(
                 SESSION_USERS, index_key, {"created_at": document["created_at"]}, ttl=self.ttl
@@ -261,11 +254,11 @@ class Sessions:
         if session is None:
             return False
         if session.user_id is not None:
-            index_key = f"{_user_part(session.user_id)}/{session_id}"
+            index_key = f"{quote_part(session.user_id)}/{session_id}"
             if not await self.storage.touch(SESSION_USERS, index_key, self.ttl):
                 created = {"created_at": session.created_at.isoformat()}
                 await self.storage.add(SESSION_USERS, index_key, created, ttl=self.ttl)
-        await self.storage.touch(MEMORY_SHORT, _quote(session_id), self.ttl)
+        await self.storage.touch(MEMORY_SHORT, _counter_key(session_id), self.ttl)
         await self.storage.touch(MEMORY_LONG, session_id, self.ttl)
         return await self.storage.touch(SESSION_META, session_id, self.ttl)
 
@@ -275,7 +268,7 @@ class Sessions:
         if user_id is None:
             sessions = [Session.from_json(v) for _, v in await self.storage.list(SESSION_META)]
         else:
-            entries = await self.storage.list(SESSION_USERS, f"{_user_part(user_id)}/")
+            entries = await self.storage.list(SESSION_USERS, f"{quote_part(user_id)}/")
             ids = [key.partition("/")[2] for key, _ in entries]
             found = await self.storage.get_many(SESSION_META, ids)
             sessions = [Session.from_json(stored) for stored in found if stored is not None]
@@ -289,16 +282,14 @@ class Sessions:
         bringing the messages back (the tombstone expires by itself). The session's own
         entry goes last, so an interrupted delete can be run again to finish."""
         session = await self.get(session_id)
-        history = ChatHistory(self.storage, session_id)
-        await self.storage.set(
-            MEMORY_SHORT, history._counter, {"deleted": True}, ttl=TOMBSTONE_TTL_S
-        )
-        await _clear_messages(self.storage, history._range)
-        if history._counter != session_id:
+        counter = _counter_key(session_id)
+        await self.storage.set(MEMORY_SHORT, counter, {"deleted": True}, ttl=TOMBSTONE_TTL_S)
+        await _clear_messages(self.storage, _message_range(session_id))
+        if counter != session_id:
             await self.storage.delete(MEMORY_SHORT, session_id)  # a 0.2 history
         await self.storage.delete(MEMORY_LONG, session_id)
         if session is not None and session.user_id is not None:
-            await self.storage.delete(SESSION_USERS, f"{_user_part(session.user_id)}/{session_id}")
+            await self.storage.delete(SESSION_USERS, f"{quote_part(session.user_id)}/{session_id}")
         return await self.storage.delete(SESSION_META, session_id)
 
 
@@ -359,9 +350,9 @@ class ChatHistory(Generic[M]):
         self.session_id = check_key(session_id)
         self.max_messages = max_messages
         self.ttl = ttl
-        self._counter = _quote(session_id)  # never holds "/": no message key starts with it
+        self._counter = _counter_key(session_id)
         self._prefix = f"{self._counter}/"
-        self._range = (f"{self._prefix}0", f"{self._prefix}2")  # numbered messages only
+        self._range = _message_range(session_id)
         check_key(_message_key(self._prefix, 2**63 - 1))  # the longest key it will write
         self._legacy_checked = self._counter == session_id  # else: 0.2 kept it elsewhere
         self._type: Any = None
@@ -522,9 +513,16 @@ TOMBSTONE_TTL_S = 3600.0
 _ABSENT: Any = object()
 
 
-def _quote(text: str) -> str:
-    """`%` and `/` percent-encoded: no session's keys start with another's `<id>/`."""
-    return text.replace("%", "%25").replace("/", "%2F")
+def _counter_key(session_id: str) -> str:
+    """A history's counter in `memory:short`: the encoded id, which holds no `/`, so no
+    session's message key can start with another's counter."""
+    return quote_part(session_id)
+
+
+def _message_range(session_id: str) -> tuple[str, str]:
+    """`(start, stop)` of a session's numbered messages (`<id>/0...` and `<id>/1...`)."""
+    prefix = f"{quote_part(session_id)}/"
+    return f"{prefix}0", f"{prefix}2"
 
 
 def _message_key(prefix: str, number: int) -> str:

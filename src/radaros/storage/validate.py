@@ -26,6 +26,8 @@ __all__ = [
     "check_prefix",
     "check_ttl",
     "prefix_upper_bound",
+    "quote_part",
+    "unquote_part",
 ]
 
 
@@ -137,3 +139,16 @@ def prefix_upper_bound(prefix: str) -> str | None:
         if code <= _LAST_CODE_POINT:
             return "".join(chars) + chr(code)
     return None
+
+
+def quote_part(text: str) -> str:
+    """`text` with `%` and `/` percent-encoded, for one part of a `/`-separated name.
+
+    A prefix code: equality and prefixes survive, and the encoded part holds no `/`, so the
+    first `/` of a name ends its first part (what keeps scopes, users' index entries and
+    sessions' messages apart whatever their ids)."""
+    return text.replace("%", "%25").replace("/", "%2F")
+
+
+def unquote_part(text: str) -> str:
+    return text.replace("%2F", "/").replace("%25", "%")
