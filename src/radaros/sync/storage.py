@@ -200,6 +200,16 @@ class SyncStorage:
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run(coroutine)
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on this storage's loop thread and return its result: how code
+        built on the async storage (`self.storage`) offers blocking methods."""
+        return self._loop.run(coroutine)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start a coroutine on this storage's loop thread; its future (for async callers
+        on another loop: `await asyncio.wrap_future(...)`)."""
+        return self._loop.submit(coroutine)
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> Self:

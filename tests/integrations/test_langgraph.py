@@ -1,0 +1,367 @@
+"""RadarosSaver and RadarosStore: LangGraph's own conformance suite on every driver, real
+graphs with interrupts, and the store's behaviours as LangGraph documents them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import operator
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from tests.integrations.conftest import require
+
+require("langgraph.checkpoint.conformance")
+
+from langchain_core.runnables import RunnableConfig  # noqa: E402
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint  # noqa: E402
+from langgraph.checkpoint.conformance import checkpointer_test, validate  # noqa: E402
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer  # noqa: E402
+from langgraph.graph import END, START, StateGraph  # noqa: E402
+from langgraph.store.base import (  # noqa: E402
+    GetOp,
+    InvalidNamespaceError,
+    PutOp,
+)
+from langgraph.types import Command, interrupt  # noqa: E402
+
+from radaros.integrations.langgraph import RadarosSaver, RadarosStore  # noqa: E402
+from radaros.storage import SerializationError, StorageDriver  # noqa: E402
+from radaros.sync import SyncStorage  # noqa: E402
+
+_suites = itertools.count()
+
+
+# -- LangGraph's conformance suite -----------------------------------------------------------
+
+
+async def test_conformance_base_and_extended(storage: StorageDriver) -> None:
+    @checkpointer_test(name=f"RadarosSaver[{type(storage).__name__}]")
+    async def saver() -> AsyncIterator[BaseCheckpointSaver[Any]]:
+        # A fresh namespace per capability suite: the suite reuses thread ids across them.
+        yield RadarosSaver(storage, namespace=f"langgraph-{next(_suites)}")
+
+    report = await validate(saver)
+    failures = {name: result.failures for name, result in report.results.items() if result.failures}
+    assert not failures
+    assert report.passed_all_base()
+    for capability in ("delete_for_runs", "copy_thread", "prune"):
+        result = report.results[capability]
+        assert result.detected, capability
+        assert result.passed, capability
+        assert result.tests_passed > 0
+
+
+# -- real graphs -----------------------------------------------------------------------------
+
+
+class State(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def approval_graph() -> StateGraph[State]:
+    def draft(state: State) -> dict[str, Any]:
+        return {"log": ["drafted"]}
+
+    def review(state: State) -> dict[str, Any]:
+        verdict = interrupt({"question": "approve?"})
+        return {"log": [f"review:{verdict}"]}
+
+    def publish(state: State) -> dict[str, Any]:
+        return {"log": ["published"]}
+
+    graph = StateGraph(State)
+    graph.add_node("draft", draft)
+    graph.add_node("review", review)
+    graph.add_node("publish", publish)
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "review")
+    graph.add_edge("review", "publish")
+    graph.add_edge("publish", END)
+    return graph
+
+
+async def test_graph_interrupt_and_resume(storage: StorageDriver) -> None:
+    app = approval_graph().compile(checkpointer=RadarosSaver(storage))
+    config: RunnableConfig = {
+        "configurable": {"thread_id": "order/42 %x"}
+    }  # hostile characters are data
+    first = await app.ainvoke(State(log=["start"]), config)
+    assert first["__interrupt__"][0].value == {"question": "approve?"}
+    paused = await app.aget_state(config)
+    assert paused.next == ("review",)
+
+    # A new compiled graph (another process, say) resumes from storage alone.
+    resumed = approval_graph().compile(checkpointer=RadarosSaver(storage))
+    final = await resumed.ainvoke(Command(resume="yes"), config)
+    assert final["log"] == ["start", "drafted", "review:yes", "published"]
+    history = [snapshot async for snapshot in resumed.aget_state_history(config)]
+    assert history[0].values["log"] == final["log"]
+    steps = [(s.metadata or {})["step"] for s in history]
+    assert steps == sorted(steps, reverse=True)
+    other: RunnableConfig = {"configurable": {"thread_id": "order/42"}}
+    assert (await resumed.aget_state(other)).values == {}
+
+
+def test_blocking_graph_on_sync_storage(tmp_path: Any) -> None:
+    from radaros.sync import open_storage
+
+    with open_storage(f"sqlite:///{tmp_path}/graph.db") as storage:
+        app = approval_graph().compile(checkpointer=RadarosSaver(storage))
+        config: RunnableConfig = {"configurable": {"thread_id": "t"}}
+        app.invoke(State(log=[]), config)
+        final = app.invoke(Command(resume="no"), config)
+        assert final["log"] == ["drafted", "review:no", "published"]
+
+
+async def test_blocking_calls_from_another_thread(storage: StorageDriver) -> None:
+    saver = RadarosSaver(storage)
+    app = approval_graph().compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": "threaded"}}
+    await app.ainvoke(State(log=[]), config)
+    result: dict[str, Any] = {}
+
+    def blocking() -> None:
+        result["state"] = app.get_state(config)
+
+    # The loop must keep running while the thread's blocking call is served on it.
+    await asyncio.to_thread(blocking)
+    assert result["state"].next == ("review",)
+    with pytest.raises(Exception, match="await the async method"):
+        saver.get_tuple(config)
+
+
+async def test_concurrent_writers_on_one_thread_lose_nothing(storage: StorageDriver) -> None:
+    saver = RadarosSaver(storage)
+    config: RunnableConfig = {"configurable": {"thread_id": "busy", "checkpoint_ns": ""}}
+    stored = await saver.aput(config, empty_checkpoint(), {"source": "input", "step": -1}, {})
+    tasks = [f"task-{n}" for n in range(40)]
+    await asyncio.gather(
+        *(saver.aput_writes(stored, [("log", t), ("extra", n)], t) for n, t in enumerate(tasks))
+    )
+    found = await saver.aget_tuple(stored)
+    assert found is not None
+    assert found.pending_writes is not None
+    assert sorted((w[0], w[1]) for w in found.pending_writes) == sorted(
+        [(t, "log") for t in tasks] + [(t, "extra") for t in tasks]
+    )
+
+
+async def test_delete_thread_leaves_nothing(storage: StorageDriver) -> None:
+    saver = RadarosSaver(storage)
+    app = approval_graph().compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": "gone"}}
+    await app.ainvoke(State(log=[]), config)
+    keep: RunnableConfig = {"configurable": {"thread_id": "gone-not"}}
+    await app.ainvoke(State(log=[]), keep)
+    await saver.adelete_thread("gone")
+    assert await saver.aget_tuple(config) is None
+    assert await storage.count("langgraph", "gone/") == 0
+    assert await storage.count("langgraph:writes", "gone/") == 0
+    assert await saver.aget_tuple(keep) is not None
+
+
+async def test_ttl_expires_checkpoints(storage: StorageDriver) -> None:
+    saver = RadarosSaver(storage, ttl=60)
+    app = approval_graph().compile(checkpointer=saver)
+    await app.ainvoke(State(log=[]), {"configurable": {"thread_id": "brief"}})
+    keys = await storage.list("langgraph", "brief/")
+    assert keys
+    for key, _ in keys:
+        remaining = await storage.ttl("langgraph", key)
+        assert remaining is not None
+        assert 0 < remaining <= 60
+
+
+async def test_list_newest_first_with_before_limit_and_filter(storage: StorageDriver) -> None:
+    saver = RadarosSaver(storage)
+    app = approval_graph().compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": "paged"}}
+    await app.ainvoke(State(log=[]), config)
+    await app.ainvoke(Command(resume="ok"), config)
+    everything = [t async for t in saver.alist(config)]
+    ids = [t.checkpoint["id"] for t in everything]
+    assert ids == sorted(ids, reverse=True)
+    assert len(ids) >= 4
+    page = [t async for t in saver.alist(config, before=everything[1].config, limit=2)]
+    assert [t.checkpoint["id"] for t in page] == ids[2:4]
+    inputs = [t async for t in saver.alist(config, filter={"source": "input"})]
+    assert inputs
+    assert all(t.metadata["source"] == "input" for t in inputs)
+    assert [t async for t in saver.alist(config, limit=0)] == []
+
+
+# -- never pickle ----------------------------------------------------------------------------
+
+
+async def test_pickle_is_never_written_nor_read(storage: StorageDriver) -> None:
+    with pytest.raises(ValueError, match="never pickles"):
+        RadarosSaver(storage, serde=JsonPlusSerializer(pickle_fallback=True))
+    saver = RadarosSaver(storage)
+    app = approval_graph().compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": "p", "checkpoint_ns": ""}}
+    await app.ainvoke(State(log=[]), config)
+    (key, entry), *_ = await storage.list("langgraph", "p/", reverse=True, limit=1)
+    await storage.set("langgraph", key, {**entry, "checkpoint": ["pickle", "gASVAAAAAAAAAAB9lC4="]})
+    with pytest.raises(SerializationError, match="pickled"):
+        await saver.aget_tuple(config)
+
+
+async def test_bad_config_is_refused_before_any_io(storage: StorageDriver) -> None:
+    saver = RadarosSaver(storage)
+    with pytest.raises(ValueError, match="thread_id"):
+        await saver.aget_tuple({"configurable": {}})
+    with pytest.raises(ValueError, match="checkpoint_id"):
+        await saver.aput_writes({"configurable": {"thread_id": "t"}}, [("a", 1)], "task")
+    with pytest.raises(ValueError, match="strategy"):
+        await saver.aprune(["t"], strategy="everything")
+    with pytest.raises(TypeError):
+        RadarosSaver({"not": "storage"})  # type: ignore[arg-type]
+    assert await storage.namespaces() == []
+
+
+# -- the store -------------------------------------------------------------------------------
+
+
+async def test_store_put_get_delete_and_timestamps(storage: StorageDriver) -> None:
+    store = RadarosStore(storage)
+    await store.aput(("users", "u/1"), "prefs", {"theme": "dark"})
+    first = await store.aget(("users", "u/1"), "prefs")
+    assert first is not None
+    assert first.value == {"theme": "dark"}
+    assert first.namespace == ("users", "u/1")
+    assert first.key == "prefs"
+    await asyncio.sleep(0.01)
+    await store.aput(("users", "u/1"), "prefs", {"theme": "light"})
+    second = await store.aget(("users", "u/1"), "prefs")
+    assert second is not None
+    assert second.value == {"theme": "light"}
+    assert second.created_at == first.created_at
+    assert second.updated_at > first.updated_at
+    assert await store.aget(("users", "u"), "prefs") is None
+    await store.adelete(("users", "u/1"), "prefs")
+    assert await store.aget(("users", "u/1"), "prefs") is None
+
+
+async def test_store_search_filters_and_pages(storage: StorageDriver) -> None:
+    store = RadarosStore(storage)
+    for n in range(12):
+        doc = {"n": n, "kind": "even" if n % 2 == 0 else "odd", "meta": {"tier": n // 4}}
+        await store.aput(("docs", "a"), f"k{n:02d}", doc)
+    await store.aput(("docs", "b"), "x", {"n": 100, "kind": "even", "meta": {"tier": 9}})
+    await store.aput(("docsx",), "y", {"n": 1})
+
+    def keys(items: list[Any]) -> list[str]:
+        return [item.key for item in items]
+
+    assert len(await store.asearch(("docs",), limit=100)) == 13
+    assert keys(await store.asearch(("docs", "a"), limit=3)) == ["k00", "k01", "k02"]
+    assert keys(await store.asearch(("docs", "a"), limit=3, offset=3)) == ["k03", "k04", "k05"]
+    evens = await store.asearch(("docs",), filter={"kind": "even"}, limit=100)
+    assert keys(evens) == ["k00", "k02", "k04", "k06", "k08", "k10", "x"]
+    assert [i.namespace for i in evens][-1] == ("docs", "b")
+    assert keys(await store.asearch(("docs",), filter={"n": {"$gte": 10, "$lt": 100}})) == [
+        "k10",
+        "k11",
+    ]
+    assert keys(await store.asearch(("docs",), filter={"n": {"$gt": 99}})) == ["x"]
+    assert len(await store.asearch(("docs",), filter={"kind": {"$ne": "even"}}, limit=50)) == 6
+    assert keys(await store.asearch(("docs",), filter={"meta.tier": 2})) == [
+        "k08",
+        "k09",
+        "k10",
+        "k11",
+    ]
+    assert keys(await store.asearch(("docs",), filter={"meta": {"tier": 9}})) == ["x"]
+    assert await store.asearch(("docs",), filter={"n": {"$gt": "a"}}) == []
+    assert keys(await store.asearch((), filter={"n": 1})) == ["k01", "y"]
+
+
+async def test_store_refuses_bad_input_before_any_io(storage: StorageDriver) -> None:
+    store = RadarosStore(storage)
+    with pytest.raises(ValueError, match="no vector index"):
+        await store.asearch(("docs",), query="similar to this")
+    for bad in ({"$or": 1}, {"": 1}, {"a..b": 1}, {"n": {"$regex": "x"}}, {"n": {"$gt": [1]}}):
+        with pytest.raises(ValueError, match="filter"):
+            await store.asearch(("docs",), filter=bad)
+    for namespace in ((), ("a.b",), ("",), ("langgraph",), ("x" * 300,)):
+        with pytest.raises(InvalidNamespaceError):
+            await store.aput(namespace, "k", {"v": 1})
+    with pytest.raises(InvalidNamespaceError):
+        await store.abatch([PutOp(("ok",), "k", {"v": 1}), GetOp(("bad.label",), "k")])
+    assert await storage.namespaces() == []  # the valid put in that batch was not written
+
+
+async def test_store_list_namespaces(storage: StorageDriver) -> None:
+    store = RadarosStore(storage)
+    for namespace in [("a", "b", "c"), ("a", "b", "d"), ("a", "x"), ("b", "c"), ("a/b",)]:
+        await store.aput(namespace, "k", {"v": 1})
+    assert await store.alist_namespaces() == [
+        ("a", "b", "c"),
+        ("a", "b", "d"),
+        ("a", "x"),
+        ("a/b",),
+        ("b", "c"),
+    ]
+    assert await store.alist_namespaces(prefix=("a",)) == [
+        ("a", "b", "c"),
+        ("a", "b", "d"),
+        ("a", "x"),
+    ]
+    assert await store.alist_namespaces(suffix=("c",)) == [("a", "b", "c"), ("b", "c")]
+    assert await store.alist_namespaces(prefix=("a", "*", "d")) == [("a", "b", "d")]
+    assert await store.alist_namespaces(prefix=("a",), max_depth=2) == [("a", "b"), ("a", "x")]
+    assert await store.alist_namespaces(limit=2, offset=1) == [("a", "b", "d"), ("a", "x")]
+    await store.adelete(("a", "x"), "k")
+    assert ("a", "x") not in await store.alist_namespaces()
+
+
+async def test_store_ttl_and_refresh_on_read(storage: StorageDriver) -> None:
+    store = RadarosStore(storage, ttl={"default_ttl": 1.0, "refresh_on_read": True})
+    await store.aput(("cache",), "k", {"v": 1})
+    name = "langgraph:store/cache/"
+    remaining = await storage.ttl(name, "k")
+    assert remaining is not None
+    assert 0 < remaining <= 60
+    await storage.touch(name, "k", 5)
+    await store.aget(("cache",), "k")  # refreshes the one-minute TTL
+    refreshed = await storage.ttl(name, "k")
+    assert refreshed is not None
+    assert refreshed > 5
+    await storage.touch(name, "k", 5)
+    await store.aget(("cache",), "k", refresh_ttl=False)
+    kept = await storage.ttl(name, "k")
+    assert kept is not None
+    assert kept <= 5
+    await store.aput(("cache",), "forever", {"v": 2}, ttl=None)
+    assert await storage.ttl(name, "forever") == float("inf")
+
+
+def test_store_blocking_on_sync_storage(tmp_path: Any) -> None:
+    with SyncStorage(StorageDriverFor(tmp_path)).open() as storage:
+        store = RadarosStore(storage)
+        store.put(("notes",), "n1", {"text": "hi"})
+        found = store.get(("notes",), "n1")
+        assert found is not None
+        assert found.value == {"text": "hi"}
+        assert [item.key for item in store.search(("notes",))] == ["n1"]
+
+
+def StorageDriverFor(tmp_path: Any) -> Any:
+    from radaros.storage import SqliteStorage
+
+    return SqliteStorage(f"sqlite:///{tmp_path}/store.db")
+
+
+def test_importing_radaros_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, radaros, radaros.storage, radaros.sync, radaros.integrations\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('langgraph', 'langchain_core')))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
