@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import operator
+import sys
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypedDict
 
@@ -32,6 +33,12 @@ from radaros.storage import SerializationError, StorageDriver  # noqa: E402
 from radaros.sync import SyncStorage  # noqa: E402
 
 _suites = itertools.count()
+
+# LangGraph's interrupt() under ainvoke reads the run's config from a contextvar, which
+# asyncio tasks inherit only from Python 3.11 (LangGraph documents this).
+async_interrupts = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="interrupt() under ainvoke needs Python 3.11"
+)
 
 
 # -- LangGraph's conformance suite -----------------------------------------------------------
@@ -83,6 +90,7 @@ def approval_graph() -> StateGraph[State]:
     return graph
 
 
+@async_interrupts
 async def test_graph_interrupt_and_resume(storage: StorageDriver) -> None:
     app = approval_graph().compile(checkpointer=RadarosSaver(storage))
     config: RunnableConfig = {
@@ -116,6 +124,7 @@ def test_blocking_graph_on_sync_storage(tmp_path: Any) -> None:
         assert final["log"] == ["drafted", "review:no", "published"]
 
 
+@async_interrupts
 async def test_blocking_calls_from_another_thread(storage: StorageDriver) -> None:
     saver = RadarosSaver(storage)
     app = approval_graph().compile(checkpointer=saver)
@@ -149,6 +158,7 @@ async def test_concurrent_writers_on_one_thread_lose_nothing(storage: StorageDri
     )
 
 
+@async_interrupts
 async def test_delete_thread_leaves_nothing(storage: StorageDriver) -> None:
     saver = RadarosSaver(storage)
     app = approval_graph().compile(checkpointer=saver)
@@ -163,6 +173,7 @@ async def test_delete_thread_leaves_nothing(storage: StorageDriver) -> None:
     assert await saver.aget_tuple(keep) is not None
 
 
+@async_interrupts
 async def test_ttl_expires_checkpoints(storage: StorageDriver) -> None:
     saver = RadarosSaver(storage, ttl=60)
     app = approval_graph().compile(checkpointer=saver)
@@ -175,6 +186,7 @@ async def test_ttl_expires_checkpoints(storage: StorageDriver) -> None:
         assert 0 < remaining <= 60
 
 
+@async_interrupts
 async def test_list_newest_first_with_before_limit_and_filter(storage: StorageDriver) -> None:
     saver = RadarosSaver(storage)
     app = approval_graph().compile(checkpointer=saver)
@@ -196,6 +208,7 @@ async def test_list_newest_first_with_before_limit_and_filter(storage: StorageDr
 # -- never pickle ----------------------------------------------------------------------------
 
 
+@async_interrupts
 async def test_pickle_is_never_written_nor_read(storage: StorageDriver) -> None:
     with pytest.raises(ValueError, match="never pickles"):
         RadarosSaver(storage, serde=JsonPlusSerializer(pickle_fallback=True))
