@@ -1,7 +1,13 @@
-"""Print `name==version` for every `name>=version` runtime dependency in pyproject.toml.
+"""Print `name==version` for every `name>=version` dependency of the chosen extras.
 
 CI installs the package with these as constraints, so the floors it declares are proven
-to work, not just hoped for. Test tools (the dev extra) are not pinned.
+to work, not just hoped for. Test tools (the test and dev extras) are not pinned.
+
+    python3 .ci/floors.py                 # the runtime extras (drivers, codecs, CLI)
+    python3 .ci/floors.py --integrations  # the framework integrations' extras
+
+The two sets are proven in separate jobs: a framework's floor may need a newer release of
+a runtime dependency (langchain-core needs a newer pydantic than radaros does).
 """
 
 from __future__ import annotations
@@ -12,11 +18,11 @@ import tomllib
 from pathlib import Path
 
 RUNTIME_EXTRAS = ("fast", "postgres", "mongodb", "redis", "pydantic", "otel", "cli")
+INTEGRATION_EXTRAS = ("langgraph", "openai-agents", "google-adk")
 
-project = tomllib.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "pyproject.toml").read_text())
-extras = project["project"]["optional-dependencies"]
-for extra in RUNTIME_EXTRAS:
-    for requirement in extras.get(extra, []):
+extras = tomllib.loads(Path("pyproject.toml").read_text())["project"]["optional-dependencies"]
+for extra in INTEGRATION_EXTRAS if "--integrations" in sys.argv else RUNTIME_EXTRAS:
+    for requirement in extras[extra]:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)>=([0-9][^,;\s]*)", requirement.strip())
         if match:
             print(f"{match.group(1)}=={match.group(2)}")
