@@ -248,3 +248,16 @@ def test_redis_cluster_and_prefix_from_url() -> None:
     assert isinstance(open_storage("rediss://127.0.0.1:6380"), RedisStorage)
     with pytest.raises(ValueError, match="prefix"):
         RedisStorage("redis://127.0.0.1", prefix="a{b}")
+
+
+def test_importing_radaros_imports_no_framework() -> None:
+    """`import radaros` (and its integrations package) loads no agent framework."""
+    import subprocess
+
+    code = (
+        "import sys, radaros, radaros.storage, radaros.sync, radaros.integrations\n"
+        "frameworks = ('langgraph', 'langchain_core', 'agents', 'google.adk', 'llama_index')\n"
+        "print(sorted(name for name in frameworks if name in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"

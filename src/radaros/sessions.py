@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar, overload
 
 from radaros.collection import Collection
+from radaros.storage.codec import check_value
 from radaros.storage.errors import SerializationError, StorageError
 from radaros.storage.protocol import (
     DELETE,
@@ -370,6 +371,7 @@ class ChatHistory(Generic[M]):
         for message in messages:
             if not isinstance(message, dict):
                 raise TypeError(f"messages must be dicts, not {type(message).__name__}")
+            check_value(message)  # before the counter moves: a bad batch takes no number
         return builtins.list(messages)
 
     def _load(self, messages: builtins.list[Any]) -> builtins.list[M]:

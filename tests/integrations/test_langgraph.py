@@ -366,16 +366,3 @@ def StorageDriverFor(tmp_path: Any) -> Any:
     from radaros.storage import SqliteStorage
 
     return SqliteStorage(f"sqlite:///{tmp_path}/store.db")
-
-
-def test_importing_radaros_imports_no_framework() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, radaros, radaros.storage, radaros.sync, radaros.integrations\n"
-        "roots = {m.split('.')[0] for m in sys.modules}\n"
-        "print(sorted(roots & {'langgraph', 'langchain_core'}))"
-    )
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert shown.stdout.strip() == "[]"

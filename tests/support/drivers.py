@@ -203,6 +203,31 @@ def driver_factory(
     raise ValueError(f"unknown driver {name}")
 
 
+def driver_url(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A storage URL for `name` on one fresh backing store (for a test in another process)."""
+    if name == "memory":
+        return "memory://"
+    if name == "sqlite":
+        return f"sqlite:///{tmp_path / 'radaros.db'}"
+    if name == "postgres":
+        target: PostgresTarget = request.getfixturevalue("postgres")
+        return _with_options(target.url, table=unique_name())
+    if name == "mongodb":
+        mongo: MongoTarget = request.getfixturevalue("mongodb")
+        url = mongodb_url(mongo.url, f"radaros_test_{os.getpid()}")
+        return _with_options(url, collection=unique_name(), server_selection_timeout_s=5)
+    if name in ("redis", "redis_cluster"):
+        redis_target: RedisTarget = request.getfixturevalue(name)
+        cluster = "true" if name == "redis_cluster" else "false"
+        return _with_options(redis_target.url, prefix=unique_name("radaros"), cluster=cluster)
+    raise ValueError(f"unknown driver {name}")
+
+
+def _with_options(url: str, **options: Any) -> str:
+    query = "&".join(f"{name}={value}" for name, value in options.items())
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
 FIGURES: list[str] = []
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from radaros.storage.errors import SerializationError, ValueTooLargeError
 
-__all__ = ["MAX_DEPTH", "decode", "encode", "stdlib_decode", "stdlib_encode"]
+__all__ = ["MAX_DEPTH", "check_value", "decode", "encode", "stdlib_decode", "stdlib_encode"]
 
 MAX_DEPTH = 256
 """Deepest nesting accepted; deeper values are refused rather than risk a RecursionError."""
@@ -86,6 +86,12 @@ def _check(value: Any, depth: int) -> None:
     if isinstance(value, (str, float)):
         return
     raise SerializationError(f"{kind.__name__} is not a JSON value")
+
+
+def check_value(value: Any) -> None:
+    """Raise SerializationError unless `value` is strict JSON: for layers that must refuse
+    a bad value before their first write (a number taken, a counter moved)."""
+    _check(value, 0)
 
 
 def _make_fast_encode() -> Callable[[Any], bytes | None] | None:
