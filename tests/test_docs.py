@@ -93,6 +93,10 @@ def test_example_runs_and_prints_what_it_says(
         missing = sorted(
             {name for name in FRAMEWORK_IMPORT.findall(block) if not importlib.util.find_spec(name)}
         )
+        from tests.integrations.conftest import supported
+
+        if not all(supported(name) for name in missing):
+            pytest.skip(f"{page} example {number}: {', '.join(missing)} needs a newer Python")
         if missing and os.environ.get("RADAROS_REQUIRE_INTEGRATIONS") != "1":
             pytest.skip(f"{page} example {number} needs {', '.join(missing)}")
     if "ConformanceSuite" in block:  # a test class: pytest runs (a few of) its tests

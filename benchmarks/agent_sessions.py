@@ -1,0 +1,191 @@
+"""RadarosSession and RadarosSessionService beside the frameworks' own session backends.
+
+    python -m benchmarks.agent_sessions [--rounds 5] [--ops 200]
+
+Needs `pip install -e ".[bench-agents]"`. Both sides in one process, on the same backend,
+interleaved over rounds; the figure is the median of per-round ratios radaros / the
+framework's (> 1: radaros is faster).
+
+- OpenAI Agents SDK, `add_items` of one message and `get_items(limit=20)` of a session holding
+  1,000: `RadarosSession` on SQLite against `SQLiteSession` (each its own file; radaros in WAL
+  mode, the SDK in SQLite's default rollback journal, both `synchronous=FULL`: every commit
+  reaches the disk), and on Redis against the SDK's `RedisSession` (one server for both).
+- Google ADK, `append_event` of one message event: `RadarosSessionService` on SQLite against
+  `DatabaseSessionService` (SQLAlchemy with aiosqlite), each its own file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from radaros.storage import RedisStorage, SqliteStorage
+
+MESSAGE = {"role": "user", "content": "The quick brown fox jumps over the lazy dog. " * 4}
+HISTORY = 1000
+
+Workload = dict[str, Callable[[], Awaitable[Any]]]
+
+
+async def rate(call: Callable[[], Awaitable[Any]], ops: int) -> float:
+    started = time.perf_counter()
+    for _ in range(ops):
+        await call()
+    return ops / (time.perf_counter() - started)
+
+
+async def compare(workloads: dict[str, Workload], rounds: int, ops: int) -> dict[str, Any]:
+    """Per workload: both rates (medians) and the median per-round ratio."""
+    for sides in workloads.values():  # warm-up
+        for call in sides.values():
+            await rate(call, max(1, ops // 10))
+    rates: dict[str, dict[str, list[float]]] = {
+        name: {side: [] for side in sides} for name, sides in workloads.items()
+    }
+    for _ in range(rounds):
+        for name, sides in workloads.items():
+            for side, call in sides.items():
+                rates[name][side].append(await rate(call, ops))
+    figures = {}
+    for name, by_side in rates.items():
+        ours, theirs = by_side["radaros"], by_side["framework"]
+        figures[name] = {
+            "radaros": statistics.median(ours),
+            "framework": statistics.median(theirs),
+            "ratio": statistics.median(a / b for a, b in zip(ours, theirs, strict=True)),
+        }
+    return figures
+
+
+async def fill(session: Any) -> None:
+    for start in range(0, HISTORY, 100):
+        await session.add_items([{**MESSAGE, "n": n} for n in range(start, start + 100)])
+
+
+def session_workloads(
+    ours: Any, theirs: Any, ours_long: Any, theirs_long: Any
+) -> dict[str, Workload]:
+    async def get_20(session: Any) -> None:
+        assert len(await session.get_items(limit=20)) == 20
+
+    return {
+        "add_items": {
+            "radaros": lambda: ours.add_items([MESSAGE]),
+            "framework": lambda: theirs.add_items([MESSAGE]),
+        },
+        "get_items_20": {
+            "radaros": lambda: get_20(ours_long),
+            "framework": lambda: get_20(theirs_long),
+        },
+    }
+
+
+@contextlib.asynccontextmanager
+async def openai_sqlite(folder: Path) -> AsyncIterator[dict[str, Workload]]:
+    from agents import SQLiteSession
+
+    from radaros.integrations.openai_agents import RadarosSession
+
+    async with SqliteStorage(folder / "radaros.db") as storage:
+        sdk_file = folder / "sdk.db"
+        sessions = [SQLiteSession(name, sdk_file) for name in ("short", "long")]
+        ours = [RadarosSession(name, storage) for name in ("short", "long")]
+        await fill(ours[1])
+        await fill(sessions[1])
+        try:
+            yield session_workloads(ours[0], sessions[0], ours[1], sessions[1])
+        finally:
+            for session in sessions:
+                session.close()
+
+
+@contextlib.asynccontextmanager
+async def openai_redis(folder: Path) -> AsyncIterator[dict[str, Workload]]:
+    from agents.extensions.memory.redis_session import RedisSession
+
+    from radaros.integrations.openai_agents import RadarosSession
+    from tests.support import servers
+
+    server = servers.RedisServer(extra=["--appendfsync", "everysec"])
+    try:
+        async with RedisStorage(server.url) as storage:
+            sessions = [RedisSession.from_url(name, url=server.url) for name in ("short", "long")]
+            ours = [RadarosSession(name, storage) for name in ("short", "long")]
+            await fill(ours[1])
+            await fill(sessions[1])
+            yield session_workloads(ours[0], sessions[0], ours[1], sessions[1])
+            for session in sessions:
+                await session.close()
+    finally:
+        server.close()
+
+
+@contextlib.asynccontextmanager
+async def adk_sqlite(folder: Path) -> AsyncIterator[dict[str, Workload]]:
+    from google.adk.events.event import Event
+    from google.adk.sessions.database_session_service import DatabaseSessionService
+    from google.genai import types
+
+    from radaros.integrations.google_adk import RadarosSessionService
+
+    def event() -> Event:
+        text = types.Part(text=str(MESSAGE["content"]))
+        return Event(author="user", content=types.Content(role="user", parts=[text]))
+
+    async with SqliteStorage(folder / "radaros.db") as storage:
+        ours = RadarosSessionService(storage)
+        theirs = DatabaseSessionService(f"sqlite+aiosqlite:///{folder / 'adk.db'}")
+        sides = {"radaros": ours, "framework": theirs}
+        sessions = {
+            side: await service.create_session(app_name="bench", user_id="u")
+            for side, service in sides.items()
+        }
+
+        def append(side: str) -> Callable[[], Awaitable[Any]]:
+            return lambda: sides[side].append_event(sessions[side], event())
+
+        try:
+            yield {"append_event": {side: append(side) for side in sides}}
+        finally:
+            await theirs.close()
+
+
+BACKENDS = {
+    "openai-sqlite": openai_sqlite,
+    "openai-redis": openai_redis,
+    "adk-sqlite": adk_sqlite,
+}
+
+
+async def measure(backend: str, rounds: int, ops: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with BACKENDS[backend](Path(folder)) as workloads:
+            return await compare(workloads, rounds, ops)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ops", type=int, default=200)
+    args = parser.parse_args()
+    print(f"{'backend':14} {'workload':13} {'radaros/s':>10} {'framework/s':>12} {'ratio':>6}")
+    for backend in args.backends.split(","):
+        print(f"# {backend}", file=sys.stderr, flush=True)
+        for workload, figures in asyncio.run(measure(backend, args.rounds, args.ops)).items():
+            print(
+                f"{backend:14} {workload:13} {figures['radaros']:10,.0f} "
+                f"{figures['framework']:12,.0f} {figures['ratio']:5.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
