@@ -258,6 +258,29 @@ async def test_store_put_get_delete_and_timestamps(storage: StorageDriver) -> No
     assert await store.aget(("users", "u/1"), "prefs") is None
 
 
+async def test_store_search_reads_the_namespace_then_those_under_it(
+    storage: StorageDriver,
+) -> None:
+    store = RadarosStore(storage)
+    for key in ("a", "b", "c"):
+        await store.aput(("t",), key, {"in": "t"})
+    for key in ("d", "e"):
+        await store.aput(("t", "sub"), key, {"in": "sub"})
+    await store.aput(("u",), "f", {"in": "u"})
+
+    async def found(**options: Any) -> list[tuple[tuple[str, ...], str]]:
+        return [(item.namespace, item.key) for item in await store.asearch(("t",), **options)]
+
+    assert await found(limit=2) == [(("t",), "a"), (("t",), "b")]
+    assert await found(limit=3, offset=2) == [
+        (("t",), "c"),
+        (("t", "sub"), "d"),
+        (("t", "sub"), "e"),
+    ]
+    assert await found(limit=10, filter={"in": "sub"}) == [(("t", "sub"), "d"), (("t", "sub"), "e")]
+    assert len(await found(limit=10)) == 5
+
+
 async def test_store_search_filters_and_pages(storage: StorageDriver) -> None:
     store = RadarosStore(storage)
     for n in range(12):

@@ -61,7 +61,7 @@ from langgraph.store.base import (
 
 from radaros.integrations.bridge import Bridge
 from radaros.storage.errors import SerializationError
-from radaros.storage.protocol import TTL, KeyValue
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, KeyValue
 from radaros.storage.validate import (
     MAX_NAMESPACE_BYTES,
     check_namespace,
@@ -580,11 +580,15 @@ class RadarosStore(BaseStore):
         prefix = self._base + "".join(quote_part(label) + "/" for label in op.namespace_prefix)
         skip, found = op.offset, builtins.list[SearchItem]()
         refresh = self._refresh(op.refresh_ttl)
-        for name in sorted(await self._storage.namespaces(prefix), key=self._labels):
-            if len(found) >= op.limit:
-                break
+
+        async def take(name: str) -> None:
+            nonlocal skip
             labels = self._labels(name)
-            async for key, entry in self._storage.scan(name):
+            # Pages sized to the answer: without a filter exactly what is wanted; with one, a
+            # few times that (a filter that matches often stops in the first page).
+            wanted = skip + op.limit - len(found)
+            page = min(DEFAULT_PAGE_SIZE, wanted * (16 if op.filter else 1))
+            async for key, entry in self._storage.scan(name, page_size=max(page, 1)):
                 if op.filter and not _matches(entry["value"], op.filter):
                     continue
                 if skip:
@@ -594,7 +598,20 @@ class RadarosStore(BaseStore):
                 if refresh and entry["ttl"] is not None:
                     await self._storage.touch(name, key, entry["ttl"] * 60)
                 if len(found) >= op.limit:
-                    break
+                    return
+
+        # The namespace itself sorts before the ones under it: when it holds the whole
+        # answer, the others are never listed.
+        exact = op.namespace_prefix and len(prefix.encode()) <= MAX_NAMESPACE_BYTES
+        if exact:
+            await take(prefix)
+            if len(found) >= op.limit:
+                return found
+        for name in sorted(await self._storage.namespaces(prefix), key=self._labels):
+            if len(found) >= op.limit:
+                break
+            if not (exact and name == prefix):
+                await take(name)
         return found
 
     async def _list_namespaces(self, op: ListNamespacesOp) -> builtins.list[tuple[str, ...]]:
