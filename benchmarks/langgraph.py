@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.store.base import BaseStore
 
+from benchmarks.sides import Workload, compare
 from radaros.integrations.langgraph import RadarosSaver, RadarosStore
 from radaros.storage import PostgresStorage, SqliteStorage, StorageDriver
 
@@ -68,13 +67,13 @@ async def opened(backend: str, folder: Path) -> AsyncIterator[Sides]:
                 aiosqlite.connect(folder / "langgraph-saver.db")
             )
             await saver_conn.execute("PRAGMA synchronous=FULL")
-            sides.savers["langgraph"] = AsyncSqliteSaver(saver_conn)
+            sides.savers["framework"] = AsyncSqliteSaver(saver_conn)
             store_conn = await stack.enter_async_context(
                 aiosqlite.connect(folder / "langgraph-store.db", isolation_level=None)
             )
             await store_conn.execute("PRAGMA journal_mode=WAL")
             await store_conn.execute("PRAGMA synchronous=FULL")
-            sides.stores["langgraph"] = AsyncSqliteStore(store_conn)
+            sides.stores["framework"] = AsyncSqliteStore(store_conn)
         elif backend == "postgres":
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
             from langgraph.store.postgres.aio import AsyncPostgresStore
@@ -84,10 +83,10 @@ async def opened(backend: str, folder: Path) -> AsyncIterator[Sides]:
             server = servers.EmbeddedPostgres()
             stack.callback(server.close)
             storage = await stack.enter_async_context(PostgresStorage(server.url))
-            sides.savers["langgraph"] = await stack.enter_async_context(
+            sides.savers["framework"] = await stack.enter_async_context(
                 AsyncPostgresSaver.from_conn_string(server.url)
             )
-            sides.stores["langgraph"] = await stack.enter_async_context(
+            sides.stores["framework"] = await stack.enter_async_context(
                 AsyncPostgresStore.from_conn_string(server.url)
             )
         else:
@@ -161,19 +160,12 @@ async def fill_store(store: BaseStore) -> None:
         )
 
 
-async def rate(call: Callable[[], Awaitable[Any]], ops: int) -> float:
-    started = time.perf_counter()
-    for _ in range(ops):
-        await call()
-    return ops / (time.perf_counter() - started)
-
-
 async def measure(backend: str, rounds: int, ops: int) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as folder:
         async with opened(backend, Path(folder)) as sides:
             for store in sides.stores.values():
                 await fill_store(store)
-            workloads: dict[str, dict[str, Callable[[], Awaitable[Any]]]] = {
+            workloads: dict[str, Workload] = {
                 "checkpoint": {
                     side: checkpoint_step(saver, f"bench-{side}")
                     for side, saver in sides.savers.items()
@@ -181,29 +173,7 @@ async def measure(backend: str, rounds: int, ops: int) -> dict[str, dict[str, fl
                 "store_put": {side: store_put(store) for side, store in sides.stores.items()},
                 "store_search": {side: store_search(store) for side, store in sides.stores.items()},
             }
-            for calls in workloads.values():  # warm-up: statements prepared, caches filled
-                for call in calls.values():
-                    await rate(call, max(1, ops // 10))
-            rates: dict[str, dict[str, list[float]]] = {
-                workload: {"radaros": [], "langgraph": []} for workload in workloads
-            }
-            for _ in range(rounds):
-                for workload, calls in workloads.items():
-                    for side in ("radaros", "langgraph"):
-                        rates[workload][side].append(await rate(calls[side], ops))
-    return {
-        workload: {
-            "radaros": statistics.median(sides_rates["radaros"]),
-            "langgraph": statistics.median(sides_rates["langgraph"]),
-            "ratio": statistics.median(
-                ours / theirs
-                for ours, theirs in zip(
-                    sides_rates["radaros"], sides_rates["langgraph"], strict=True
-                )
-            ),
-        }
-        for workload, sides_rates in rates.items()
-    }
+            return await compare(workloads, rounds, ops)
 
 
 def main() -> None:
@@ -218,7 +188,7 @@ def main() -> None:
         for workload, figures in asyncio.run(measure(backend, args.rounds, args.ops)).items():
             print(
                 f"{backend:9} {workload:13} {figures['radaros']:10,.0f} "
-                f"{figures['langgraph']:12,.0f} {figures['ratio']:5.2f}x"
+                f"{figures['framework']:12,.0f} {figures['ratio']:5.2f}x"
             )
 
 

@@ -144,11 +144,11 @@ class RadarosSessionService(BaseSessionService):
             event.actions.state_delta = {n: v for n, v in delta.items() if n not in temporary}
         stored_event = _dump_event(event)
         session.state.update(temporary)
-        revision, update_time = await self._bridge.call(
+        revision = await self._bridge.call(
             self._append(session, key, deltas, stored_event, event.timestamp)
         )
         session._storage_update_marker = str(revision)
-        session.last_update_time = update_time
+        session.last_update_time = event.timestamp
         session.state.update({n: v for n, v in delta.items() if n not in temporary})
         session.events.append(event)
         return event
@@ -275,7 +275,7 @@ class RadarosSessionService(BaseSessionService):
         deltas: dict[str, dict[str, Any]],
         stored_event: dict[str, Any],
         timestamp: float,
-    ) -> tuple[int, float]:
+    ) -> int:
         marker = session._storage_update_marker
         seen = session.last_update_time
         newest_id = session.events[-1].id if session.events else None
@@ -298,11 +298,11 @@ class RadarosSessionService(BaseSessionService):
             }
 
         entry = await self._storage.update(self._sessions, key, advance)
-        revision = entry["revision"]
+        revision: int = entry["revision"]
         prefix = f"{key}/{entry['incarnation']}/"
         await self._storage.set(self._events, _event_key(prefix, revision), stored_event)
         await self._merge_scoped(session.app_name, session.user_id, deltas)
-        return revision, timestamp
+        return revision
 
     async def _merge_scoped(
         self, app_name: str, user_id: str, deltas: dict[str, dict[str, Any]]
