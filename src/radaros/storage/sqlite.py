@@ -208,7 +208,10 @@ class SqliteStorage(StorageDriver):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         worker.submit(Stop(loop, future))
-        await future
+        try:
+            await future
+        finally:
+            worker.join()
 
     def _reader(self) -> Connection:
         """This thread's read-only connection (opened on first use)."""

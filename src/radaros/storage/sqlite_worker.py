@@ -92,6 +92,7 @@ class Worker:
     is_started: bool = False
     is_stopped: bool = False
     gate: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
 
     def submit(self, job: Job | Stop) -> None:
         """Queue a job, or refuse it once the worker has stopped (it would wait forever)."""
@@ -104,9 +105,16 @@ class Worker:
         if self.is_started:
             return
         self.is_started = True
-        threading.Thread(
+        self.thread = threading.Thread(
             target=self._serve, name=f"radaros-sqlite:{self.path}", daemon=True
-        ).start()
+        )
+        self.thread.start()
+
+    def join(self) -> None:
+        """Wait for the thread to end once it has answered `Stop` (it only has to return),
+        so a closed driver leaves no thread behind."""
+        if self.thread is not None:
+            self.thread.join()
 
     def _serve(self) -> None:
         pending: Job | Stop | None = None
