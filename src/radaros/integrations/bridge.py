@@ -8,12 +8,13 @@ on the caller's loop for an async `KeyValue`, on the loop thread of a `SyncStora
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from radaros.storage.errors import StorageError
-from radaros.storage.protocol import KeyValue
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, KeyValue
 from radaros.sync import SyncStorage
+from radaros.sync.layers import blocking, next_page
 
 __all__ = ["Bridge"]
 
@@ -67,6 +68,28 @@ class Bridge:
                 "await the async method instead"
             )
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+    async def iterate(
+        self, entries: AsyncIterator[T], page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[T]:
+        """The items of an async iterator of the storage's (a `scan`), from async code: a
+        page per trip to where the storage lives."""
+        if self.sync is None:
+            async for entry in entries:
+                yield entry
+            return
+        while True:
+            page = await self.call(next_page(entries, page_size))
+            for entry in page:
+                yield entry
+            if len(page) < page_size:
+                return
+
+    def iterate_blocking(
+        self, entries: AsyncIterator[T], page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[T]:
+        """The items of an async iterator of the storage's, from blocking code."""
+        return blocking(self.run, entries, page_size)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -41,19 +41,20 @@ class Run(Protocol):
     def __call__(self, coroutine: Coroutine[Any, Any, T]) -> T: ...
 
 
+async def next_page(entries: AsyncIterator[T], page_size: int) -> builtins.list[T]:
+    """The next `page_size` entries of an async iterator (fewer at its end)."""
+    page: builtins.list[T] = []
+    async for entry in entries:
+        page.append(entry)
+        if len(page) == page_size:
+            break
+    return page
+
+
 def blocking(run: Run, entries: AsyncIterator[T], page_size: int) -> Iterator[T]:
     """The entries of an async scan, a page per trip to the loop thread."""
-
-    async def next_page() -> builtins.list[T]:
-        page: builtins.list[T] = []
-        async for entry in entries:
-            page.append(entry)
-            if len(page) == page_size:
-                break
-        return page
-
     while True:
-        page = run(next_page())
+        page = run(next_page(entries, page_size))
         yield from page
         if len(page) < page_size:
             return
