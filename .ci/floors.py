@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 RUNTIME_EXTRAS = ("fast", "postgres", "mongodb", "redis", "pydantic", "otel", "cli")
-INTEGRATION_EXTRAS = ("langgraph", "openai-agents", "google-adk")
+INTEGRATION_EXTRAS = ("langgraph", "openai-agents", "google-adk", "langchain", "llama-index")
 
 extras = tomllib.loads(Path("pyproject.toml").read_text())["project"]["optional-dependencies"]
 for extra in INTEGRATION_EXTRAS if "--integrations" in sys.argv else RUNTIME_EXTRAS:

@@ -191,7 +191,7 @@ async def test_concurrent_writers_lose_no_message(storage: StorageDriver) -> Non
         f"{w}-{n}-{part}" for w in range(4) for n in range(5) for part in "ab"
     )
     # Each add is one block of consecutive numbers: a question is followed by its answer.
-    for question, answer in zip(messages[::2], messages[1::2]):
+    for question, answer in zip(messages[::2], messages[1::2], strict=True):
         assert str(answer.content) == str(question.content)[:-1] + "b"
 
 
@@ -270,7 +270,7 @@ def with_history(storage: StorageDriver | SyncStorage, model: BaseChatModel) -> 
         # apps still use it, and it is the standard way to drive a BaseChatMessageHistory.
         warnings.simplefilter("ignore", LangChainDeprecationWarning)
         return RunnableWithMessageHistory(
-            prompt | model,  # type: ignore[arg-type]
+            prompt | model,
             lambda session_id: RadarosChatMessageHistory(session_id, storage),
             input_messages_key="question",
             history_messages_key="history",
@@ -350,20 +350,20 @@ async def test_stores_keep_to_their_namespace(storage: StorageDriver) -> None:
 
 async def test_yield_keys_pages_and_matches_prefixes_literally(storage: StorageDriver) -> None:
     store = RadarosStore(storage)
-    keys = [f"doc:{n:05d}" for n in range(1_200)] + ["doc%", "doc_", "do", "dóc"]
+    keys = [f"doc:{n:05d}" for n in range(600)] + ["doc%", "doc_", "do", "dóc"]
     await store.amset([(key, 1) for key in keys])
     assert [key async for key in store.ayield_keys()] == sorted(keys)
     assert [key async for key in store.ayield_keys(prefix="doc%")] == ["doc%"]
     assert [key async for key in store.ayield_keys(prefix="doc_")] == ["doc_"]
-    assert len([key async for key in store.ayield_keys(prefix="doc:")]) == 1_200
+    assert len([key async for key in store.ayield_keys(prefix="doc:")]) == 600
 
 
 def test_yield_keys_pages_on_a_sync_storage(sync_storage: SyncStorage) -> None:
     store = RadarosByteStore(sync_storage)
-    keys = [f"k{n:05d}" for n in range(1_100)]
+    keys = [f"k{n:05d}" for n in range(600)]  # more than a page
     store.mset([(key, b"v") for key in keys])
     assert list(store.yield_keys()) == keys
-    assert list(store.yield_keys(prefix="k0100")) == [f"k0100{n}" for n in range(10)]
+    assert list(store.yield_keys(prefix="k0050")) == [f"k0050{n}" for n in range(10)]
 
     async def from_another_loop() -> list[str]:
         return [key async for key in store.ayield_keys(prefix="k001")]
@@ -388,7 +388,7 @@ async def test_cache_keeps_chat_generations_exactly(storage: StorageDriver) -> N
     cache = RadarosCache(storage)
     generations = [
         ChatGeneration(message=CONVERSATION[2], generation_info={"finish_reason": "tool_calls"}),
-        ChatGenerationChunk(message=AIMessageChunk("chunk")),
+        ChatGenerationChunk(message=AIMessageChunk(content="chunk")),
         Generation(text="plain", generation_info=None),
         GenerationChunk(text="piece"),
     ]

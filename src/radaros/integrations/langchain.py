@@ -71,8 +71,8 @@ class RadarosChatMessageHistory(BaseChatMessageHistory):
     def __repr__(self) -> str:
         return f"RadarosChatMessageHistory({self.session_id!r}, {self._bridge.storage!r})"
 
-    @property  # type: ignore[override]
-    def messages(self) -> list[BaseMessage]:
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]  # LangChain: an attribute
         """The messages, oldest first."""
         return self._bridge.run(self.aget_messages())
 
@@ -129,7 +129,8 @@ class _NamespaceStore(BaseStore[str, V], Generic[V]):
     async def amget(self, keys: Sequence[str]) -> list[V | None]:
         """The values of the keys, None where absent."""
         stored = await self._bridge.call(self._bridge.storage.get_many(self.namespace, keys))
-        return [None if value is None else self._load(key, value) for key, value in zip(keys, stored)]
+        pairs = zip(keys, stored, strict=True)
+        return [None if value is None else self._load(key, value) for key, value in pairs]
 
     def mset(self, key_value_pairs: Sequence[tuple[str, V]]) -> None:
         """Store every pair (all are checked before anything is written)."""
@@ -262,9 +263,7 @@ class RadarosCache(BaseCache):
         value = {"generations": [_dump_generation(item) for item in return_val]}
         check_value(value)
         key = self._key(prompt, llm_string)
-        await self._bridge.call(
-            self._bridge.storage.set(self.namespace, key, value, ttl=self.ttl)
-        )
+        await self._bridge.call(self._bridge.storage.set(self.namespace, key, value, ttl=self.ttl))
 
     def clear(self, **kwargs: Any) -> None:
         """Forget every cached generation of this namespace."""

@@ -238,7 +238,9 @@ def _load_message(key: str, stored: Any) -> ChatMessage:
     try:
         return ChatMessage.model_validate(stored)
     except ValidationError as exc:
-        raise SerializationError(f"conversation {key!r} holds a message that is not a ChatMessage") from exc
+        raise SerializationError(
+            f"conversation {key!r} holds a message that is not a ChatMessage"
+        ) from exc
 
 
 def _key_between(lower: str, upper: str) -> str:
@@ -315,7 +317,10 @@ class RadarosMemoryStore(AsyncDBChatStore):
         self, key: str, status: MessageStatus | None
     ) -> builtins.list[ChatHistory[dict[str, Any]]]:
         if status is None:
-            return [self._history(key, MessageStatus.ARCHIVED), self._history(key, MessageStatus.ACTIVE)]
+            return [
+                self._history(key, MessageStatus.ARCHIVED),
+                self._history(key, MessageStatus.ACTIVE),
+            ]
         return [self._history(key, status)]
 
     async def get_messages(
@@ -446,7 +451,8 @@ class RadarosKVStore(BaseKVStore):
         self.ttl = check_ttl(ttl)
 
     def __repr__(self) -> str:
-        return f"RadarosKVStore({self._bridge.storage!r}, namespace_prefix={self.namespace_prefix!r})"
+        prefix = self.namespace_prefix
+        return f"RadarosKVStore({self._bridge.storage!r}, namespace_prefix={prefix!r})"
 
     def _namespace(self, collection: str) -> str:
         if not isinstance(collection, str):
@@ -527,5 +533,6 @@ class RadarosKVStore(BaseKVStore):
     @staticmethod
     def _checked(namespace: str, key: str, stored: Any) -> dict[str, Any]:
         if not isinstance(stored, dict):
-            raise SerializationError(f"{namespace!r}/{key!r} holds a {type(stored).__name__}, not a dict")
+            kind = type(stored).__name__
+            raise SerializationError(f"{namespace!r}/{key!r} holds a {kind}, not a dict")
         return stored
