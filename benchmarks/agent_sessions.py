@@ -1,4 +1,4 @@
-"""RadarosSession and RadarosSessionService beside the frameworks' own session backends.
+"""Radaros's agent-session adapters beside the frameworks' own session backends.
 
     python -m benchmarks.agent_sessions [--rounds 5] [--ops 200]
 
@@ -12,6 +12,9 @@ framework's (> 1: radaros is faster).
   reaches the disk), and on Redis against the SDK's `RedisSession` (one server for both).
 - Google ADK, `append_event` of one message event: `RadarosSessionService` on SQLite against
   `DatabaseSessionService` (SQLAlchemy with aiosqlite), each its own file.
+- LlamaIndex `Memory`'s store, `add_message` of one message and `get_messages` of a session
+  holding 1,000 (what `Memory.aget` reads): `RadarosMemoryStore` on SQLite against
+  `SQLAlchemyChatStore` (aiosqlite), each its own file.
 """
 
 from __future__ import annotations
@@ -125,10 +128,48 @@ async def adk_sqlite(folder: Path) -> AsyncIterator[dict[str, Workload]]:
             await theirs.close()
 
 
+@contextlib.asynccontextmanager
+async def llama_sqlite(folder: Path) -> AsyncIterator[dict[str, Workload]]:
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
+
+    from radaros.integrations.llama_index import RadarosMemoryStore
+
+    message = ChatMessage(role="user", content=str(MESSAGE["content"]))
+    async with SqliteStorage(folder / "radaros.db") as storage:
+        ours = RadarosMemoryStore(storage)
+        theirs = SQLAlchemyChatStore(
+            table_name="memory", async_database_uri=f"sqlite+aiosqlite:///{folder / 'li.db'}"
+        )
+        sides = {"radaros": ours, "framework": theirs}
+        for store in sides.values():
+            for _ in range(HISTORY // 100):
+                await store.add_messages("long", [message] * 100)
+
+        def add(store: Any) -> Callable[[], Awaitable[Any]]:
+            return lambda: store.add_message("short", message)
+
+        def read_long(store: Any) -> Callable[[], Awaitable[Any]]:
+            async def read() -> None:
+                assert len(await store.get_messages("long")) == HISTORY
+
+            return read
+
+        try:
+            yield {
+                "add_message": {side: add(store) for side, store in sides.items()},
+                "get_1000": {side: read_long(store) for side, store in sides.items()},
+            }
+        finally:
+            if theirs._async_engine is not None:
+                await theirs._async_engine.dispose()
+
+
 BACKENDS = {
     "openai-sqlite": openai_sqlite,
     "openai-redis": openai_redis,
     "adk-sqlite": adk_sqlite,
+    "llama-sqlite": llama_sqlite,
 }
 
 
