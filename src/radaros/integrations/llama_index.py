@@ -153,7 +153,7 @@ class RadarosChatStore(BaseChatStore):
         start, stop = _message_range(history.session_id)
         while True:
             if idx < 0:
-                total = await storage.count(MEMORY_SHORT, start[:-1])
+                total = await storage.count(MEMORY_SHORT, start[:-1])  # "<encoded id>/"
                 idx = max(0, total + idx)
             entries = await storage.list(MEMORY_SHORT, start=start, stop=stop, limit=idx + 1)
             if len(entries) <= idx:
@@ -425,7 +425,7 @@ class RadarosMemoryStore(AsyncDBChatStore):
 async def _count(history: ChatHistory[dict[str, Any]]) -> int:
     """How many messages a history keeps now (not its total ever added)."""
     start, _ = _message_range(history.session_id)
-    kept = await history.storage.count(MEMORY_SHORT, start[:-1])
+    kept = await history.storage.count(MEMORY_SHORT, start[:-1])  # "<encoded id>/"
     return kept or len(await history.messages())  # a 0.2 history: one entry holds them
 
 
