@@ -21,7 +21,7 @@ import pytest
 
 from radaros.storage import InMemoryStorage, SqliteStorage, StorageConnectionError, StorageError
 from radaros.storage import lifecycle as lifecycle_module
-from radaros.storage.sqlite import Statements
+from radaros.storage.sqlite import Statements, _ThreadReader
 from radaros.storage.sqlite_worker import Stop
 
 pytestmark = pytest.mark.slow
@@ -226,8 +226,8 @@ async def test_a_read_that_finds_the_file_locked_goes_to_the_worker(tmp_path: Pa
     async with SqliteStorage(tmp_path / "x.db") as storage:
         await storage.set("ns", "k", {"v": 1}, ttl=3600)
         locked = sqlite3.connect(tmp_path / "x.db", factory=LockedOut, check_same_thread=False)
-        storage._readers.connection = locked
-        storage._reader_connections.append(locked)
+        storage._readers.reader = _ThreadReader(locked)
+        storage._reader_connections.add(locked)
         assert await storage.get("ns", "k") == {"v": 1}
         assert 3500 < (await storage.ttl("ns", "k") or 0) <= 3600
         assert await storage.get("ns", "absent") is None
@@ -238,7 +238,7 @@ async def test_reads_in_the_worker_when_inline_reads_is_off(tmp_path: Path) -> N
         await storage.set("ns", "k", 1, ttl=60)
         assert await storage.get("ns", "k") == 1
         assert 0 < (await storage.ttl("ns", "k") or 0) <= 60
-        assert storage._reader_connections == []
+        assert storage._reader_connections == set()
     with pytest.raises(TypeError, match="inline_reads"):
         SqliteStorage(tmp_path / "y.db", inline_reads="no")  # type: ignore[arg-type]
 
@@ -253,7 +253,7 @@ async def test_each_thread_reads_on_its_own_connection_and_close_closes_them(
     readers = list(storage._reader_connections)
     assert len(readers) == 2
     await storage.close()
-    assert storage._reader_connections == []
+    assert storage._reader_connections == set()
     for reader in readers:
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             reader.execute("SELECT 1")

@@ -269,3 +269,158 @@ def test_views_compose_with_the_sync_api(tmp_path: Path) -> None:
         with pytest.raises(TypeError, match=r"storage\.scoped"):
             Scoped(storage, "tenant:c:")  # type: ignore[arg-type]
     assert other.is_closed
+
+
+# -- calls served in the calling thread (memory, SQLite) ---------------------------------------
+
+EMBEDDED = ["memory", "sqlite"]
+
+
+@pytest.fixture(params=EMBEDDED)
+def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
+    with SyncStorage(driver_factory(request.param, tmp_path)()) as opened:
+        yield opened
+
+
+def test_point_calls_do_not_wait_for_the_loop_thread(embedded: SyncStorage) -> None:
+    """get, set, delete and their batches answer while the loop thread is held busy; the
+    other methods still run there."""
+    held, release = threading.Event(), threading.Event()
+
+    async def hold_the_loop() -> None:
+        held.set()
+        release.wait(timeout=60)  # blocks the loop thread on purpose
+
+    busy = embedded.submit(hold_the_loop())
+    try:
+        assert held.wait(timeout=60)
+        embedded.set("ns", "a", {"v": 1})
+        embedded.set_many("ns", {"b": 2, "c": 3}, ttl=60)
+        assert embedded.get("ns", "a") == {"v": 1}
+        assert embedded.get_many("ns", ["a", "b", "zz"], 0) == [{"v": 1}, 2, 0]
+        assert embedded.delete("ns", "a") is True
+        assert embedded.delete_many("ns", ["b", "c", "zz"]) == 2
+        assert embedded.get("ns", "a") is None
+        assert not busy.done()  # all of that ran beside the held loop
+    finally:
+        release.set()
+    busy.result(timeout=60)
+    assert embedded.count("ns") == 0  # through the loop thread again
+
+
+def test_threads_and_the_loop_thread_share_the_driver_safely(embedded: SyncStorage) -> None:
+    """Eight threads write and delete their own keys of one namespace in the calling threads
+    while a ninth counts with incr (on the loop thread): every effect lands exactly once."""
+    rounds, errors = 150, []
+
+    def writer(thread: int) -> None:
+        try:
+            for n in range(rounds):
+                embedded.set_many("ns", {f"t{thread}-{n}": n, f"t{thread}-{n}-gone": n})
+                embedded.delete("ns", f"t{thread}-{n}-gone")
+                assert embedded.get("ns", f"t{thread}-{n}") == n
+        except BaseException as error:
+            errors.append(error)
+
+    def counter() -> None:
+        try:
+            for _ in range(rounds):
+                embedded.incr("ns", "counter")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    threads.append(threading.Thread(target=counter))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors[0]
+    keys = [entry.key for entry in embedded.list("ns")]
+    expected = {f"t{t}-{n}" for t in range(8) for n in range(rounds)} | {"counter"}
+    assert keys == sorted(expected)  # no key lost, duplicated or out of order
+    assert embedded.get("ns", "counter") == rounds
+    assert embedded.count("ns") == len(expected)
+
+
+def test_writes_in_the_calling_thread_still_reclaim_expired_entries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from radaros.storage import lifecycle
+
+    monkeypatch.setattr(lifecycle, "SWEEP_INTERVAL_S", 0.0)
+    driver = InMemoryStorage()
+    with SyncStorage(driver) as storage:
+        storage.set("ns", "brief", 1, ttl=0.01)
+        time.sleep(0.05)
+        storage.set("ns", "other", 2)  # the sweep it starts runs on the loop thread
+        deadline = time.monotonic() + 30
+        while "brief" in driver._data["ns"].values and time.monotonic() < deadline:
+            time.sleep(0.01)
+            storage.set("ns", "other", 2)
+        assert "brief" not in driver._data["ns"].values
+        assert storage.get("ns", "other") == 2
+
+
+def test_a_thread_that_ends_takes_its_sqlite_read_connection_along(tmp_path: Path) -> None:
+    import gc
+
+    from radaros import SqliteStorage
+
+    driver = SqliteStorage(tmp_path / "x.db")
+    with SyncStorage(driver) as storage:
+        storage.set("ns", "k", 1)
+        for _ in range(5):
+            thread = threading.Thread(target=lambda: storage.get("ns", "k"))
+            thread.start()
+            thread.join(timeout=60)
+        gc.collect()
+        assert len(driver._reader_connections) == 0  # five threads read; none is left
+        assert storage.get("ns", "k") == 1
+        assert len(driver._reader_connections) == 1  # this thread's, until it ends
+
+
+def test_a_blocking_read_of_a_locked_sqlite_file_goes_to_the_worker(tmp_path: Path) -> None:
+    import sqlite3
+
+    from radaros import SqliteStorage
+    from radaros.storage.sqlite import _ThreadReader
+    from tests.test_sqlite import LockedOut
+
+    driver = SqliteStorage(tmp_path / "x.db")
+    with SyncStorage(driver) as storage:
+        storage.set("ns", "k", {"v": 1})
+        locked = sqlite3.connect(tmp_path / "x.db", factory=LockedOut, check_same_thread=False)
+        driver._readers.reader = _ThreadReader(locked)  # this thread's reads find it locked
+        driver._reader_connections.add(locked)
+        assert storage.get("ns", "k") == {"v": 1}
+        assert storage.get("ns", "absent", 0) == 0
+
+
+def test_point_calls_after_close_raise(embedded: SyncStorage) -> None:
+    embedded.set("ns", "k", 1)
+    embedded.close()
+    for call in (
+        lambda: embedded.get("ns", "k"),
+        lambda: embedded.set("ns", "k", 2),
+        lambda: embedded.delete("ns", "k"),
+        lambda: embedded.get_many("ns", ["k"]),
+        lambda: embedded.set_many("ns", {"k": 2}),
+        lambda: embedded.delete_many("ns", ["k"]),
+    ):
+        with pytest.raises(StorageClosedError):
+            call()
+
+
+def test_bad_input_in_the_calling_thread_writes_nothing(embedded: SyncStorage) -> None:
+    from radaros import InvalidKeyError, SerializationError
+
+    with pytest.raises(SerializationError):
+        embedded.set_many("ns", {"ok": 1, "bad": {1, 2}})
+    with pytest.raises(InvalidKeyError):
+        embedded.set("ns", "nul\x00", 1)
+    with pytest.raises(ValueError, match="ttl"):
+        embedded.set("ns", "k", 1, ttl=-1)
+    with pytest.raises(TypeError):
+        embedded.set_many("ns", ["not a pair"])  # type: ignore[list-item]
+    assert embedded.get_many("ns", ["ok", "bad", "k"]) == [None, None, None]

@@ -196,6 +196,17 @@ class StorageDriver(Lifecycle):
         """
         namespace = check_namespace(namespace)
         seconds = _finite(check_ttl(ttl))
+        encoded = self._encoded(items)
+        await self._ready()
+        if not encoded:
+            return
+        await self._call(self._put_many, namespace, encoded, seconds)
+        self._after_write()
+
+    def _encoded(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]
+    ) -> builtins.list[tuple[str, Any]]:
+        """Checked keys and stored values of `set_many`'s items (a key given twice: its last)."""
         dump = self._dump
         encoded: dict[str, Any] = {}
         if isinstance(items, Mapping):
@@ -207,11 +218,7 @@ class StorageDriver(Lifecycle):
                     raise TypeError("set_many items must be a mapping or (key, value) pairs")
                 key, value = pair
                 encoded[check_key(key)] = dump(value)
-        await self._ready()
-        if not encoded:
-            return
-        await self._call(self._put_many, namespace, builtins.list(encoded.items()), seconds)
-        self._after_write()
+        return builtins.list(encoded.items())
 
     async def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
         """Remove every key given; return how many live entries were removed (a key listed
@@ -222,6 +229,58 @@ class StorageDriver(Lifecycle):
         if not unique:
             return 0
         return await self._call(self._delete_many, namespace, unique)
+
+    # -- blocking calls (for SyncStorage, on drivers that serve them) --------------------------
+
+    def _blocking_get(self, namespace: str, key: str, default: Any = None) -> Any:
+        """`get` in the calling thread (a driver with `serves_blocking`, once open)."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        stored = self._blocking_call(self._get_blocking, namespace, key)
+        return default if stored is None else self._load(stored)
+
+    def _blocking_set(self, namespace: str, key: str, value: Any, ttl: TTL | None) -> None:
+        """`set` in the calling thread."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        seconds = None if ttl is None else _finite(check_ttl(ttl))
+        stored = self._dump(value)
+        self._blocking_call(self._put_many_blocking, namespace, [(key, stored)], seconds)
+
+    def _blocking_delete(self, namespace: str, key: str) -> bool:
+        """`delete` in the calling thread."""
+        namespace, key = check_namespace(namespace), check_key(key)
+        return self._blocking_call(self._delete_many_blocking, namespace, [key]) > 0
+
+    def _blocking_get_many(
+        self, namespace: str, keys: Iterable[str], default: Any = None
+    ) -> builtins.list[Any]:
+        """`get_many` in the calling thread."""
+        namespace = check_namespace(namespace)
+        keys = _checked_keys(keys)
+        if not keys:
+            return []
+        found = self._blocking_call(self._get_many_blocking, namespace, keys)
+        return [default if stored is None else self._load(stored) for stored in found]
+
+    def _blocking_set_many(
+        self,
+        namespace: str,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        ttl: TTL | None,
+    ) -> None:
+        """`set_many` in the calling thread."""
+        namespace = check_namespace(namespace)
+        seconds = _finite(check_ttl(ttl))
+        encoded = self._encoded(items)
+        if encoded:
+            self._blocking_call(self._put_many_blocking, namespace, encoded, seconds)
+
+    def _blocking_delete_many(self, namespace: str, keys: Iterable[str]) -> int:
+        """`delete_many` in the calling thread."""
+        namespace = check_namespace(namespace)
+        unique = builtins.list(dict.fromkeys(_checked_keys(keys)))
+        if not unique:
+            return 0
+        return self._blocking_call(self._delete_many_blocking, namespace, unique)
 
     # -- listing -----------------------------------------------------------------------------
 

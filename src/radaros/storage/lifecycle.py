@@ -258,6 +258,11 @@ class Lifecycle(Primitives):
         self._last_sweep = now
         self._sweeper = asyncio.get_running_loop().create_task(self._run_sweep())
 
+    def _sweep_from(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After a blocking write: start the expiry sweep on `loop` when one is due."""
+        if time.monotonic() - self._last_sweep >= SWEEP_INTERVAL_S and self._sweeper is None:
+            loop.call_soon_threadsafe(self._after_write)
+
     async def _run_sweep(self) -> None:
         try:
             removed = 0
@@ -298,6 +303,22 @@ class Lifecycle(Primitives):
             return result
         finally:
             self._call_done()
+        raise error
+
+    def _blocking_call(self, primitive: Callable[..., T], *args: Any) -> T:
+        """`_call` for a blocking twin: raise its failure as a StorageError (outside the
+        `except` block, as there). Calls racing `close()` end with their result or
+        StorageClosedError."""
+        if self._state is not State.OPEN:
+            raise StorageClosedError(f"{self!r} is closed")
+        try:
+            result = primitive(*args)
+        except Exception as exc:
+            error = self._translated(exc)
+        else:
+            if self._unreachable_since is not None:
+                self._reached_again()
+            return result
         raise error
 
     def _reached_again(self) -> None:

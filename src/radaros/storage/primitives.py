@@ -31,6 +31,13 @@ Hooks and class attributes a driver may define:
 * `_split_url(url)`: constructor arguments and radaros options from a URL.
 * `_db_namespace()`: the database, for telemetry's `db.namespace`.
 * `_dump`/`_load`: the stored form (see above).
+
+Blocking twins (optional, with `serves_blocking = True`): `_get_blocking`,
+`_get_many_blocking`, `_put_many_blocking` and `_delete_many_blocking` do what their async
+primitives do, in the calling thread, with no event loop. `SyncStorage` calls them from its
+users' threads (any number at once, beside the async primitives on its loop thread), so a
+driver that has them is thread-safe. Memory and SQLite have them: a blocking `get` or `set`
+then costs no trip to the loop thread.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ class Primitives(abc.ABC):
     """Largest encoded value (UTF-8 bytes) the backend stores; larger raises ValueTooLargeError."""
     db_system: ClassVar[str] = "radaros"
     """`db.system.name` in telemetry (the OpenTelemetry well-known value where there is one)."""
+    serves_blocking: ClassVar[bool] = False
+    """The driver has the blocking twins of its point primitives (see the module docs)."""
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -205,6 +214,22 @@ class Primitives(abc.ABC):
         """Delete at most `limit` expired entries; return how many (default: the backend
         reclaims expired entries itself)."""
         return 0
+
+    # -- blocking twins (with `serves_blocking`) -----------------------------------------------
+
+    def _get_blocking(self, namespace: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def _get_many_blocking(self, namespace: str, keys: Sequence[str]) -> builtins.list[Any]:
+        raise NotImplementedError
+
+    def _put_many_blocking(
+        self, namespace: str, items: Sequence[tuple[str, Any]], ttl: float | None
+    ) -> None:
+        raise NotImplementedError
+
+    def _delete_many_blocking(self, namespace: str, keys: Sequence[str]) -> int:
+        raise NotImplementedError
 
     @abc.abstractmethod
     async def _close(self) -> None:

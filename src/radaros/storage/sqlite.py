@@ -27,12 +27,14 @@ Design, chosen by the figures in docs/performance.md:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import math
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -89,6 +91,7 @@ class SqliteStorage(StorageDriver):
 
     max_value_bytes = 512 * 1024 * 1024  # SQLite's own limit is 1e9 bytes per value
     db_system = "sqlite"
+    serves_blocking = True  # SyncStorage: a get reads in its caller's thread, a set is one hand-off
 
     def __init__(
         self,
@@ -104,8 +107,8 @@ class SqliteStorage(StorageDriver):
         if not isinstance(inline_reads, bool):
             raise TypeError(f"inline_reads must be True or False, not {inline_reads!r}")
         self._inline_reads = inline_reads and self._path not in ("", ":memory:")
-        self._readers = threading.local()  # this thread's read connection, as `.connection`
-        self._reader_connections: list[Connection] = []
+        self._readers = threading.local()  # this thread's read connection, as `.reader`
+        self._reader_connections: set[Connection] = set()
         self._readers_lock = threading.Lock()
         self._table = check_identifier(table)
         if isinstance(synchronous, str):
@@ -155,6 +158,12 @@ class SqliteStorage(StorageDriver):
         self._worker.submit(Job(work, write, loop, future))
         return future
 
+    def _run_blocking(self, work: Callable[[Connection], T], *, write: bool) -> T:
+        """`_run` from a thread with no event loop: wait here for the worker's answer."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._worker.submit(Job(work, write, None, future))
+        return future.result()
+
     def _error_rules(self) -> list[ErrorRule]:
         return [
             ErrorRule(_is_too_big, ValueTooLargeError, "value too large for SQLite"),
@@ -197,7 +206,8 @@ class SqliteStorage(StorageDriver):
 
     async def _close(self) -> None:
         with self._readers_lock:
-            readers, self._reader_connections = self._reader_connections, []
+            readers = list(self._reader_connections)
+            self._reader_connections.clear()
         for reader in readers:
             with contextlib.suppress(sqlite3.Error):
                 reader.close()
@@ -215,24 +225,30 @@ class SqliteStorage(StorageDriver):
 
     def _reader(self) -> Connection:
         """This thread's read-only connection (opened on first use)."""
-        connection: Connection | None = getattr(self._readers, "connection", None)
-        if connection is None:
-            # timeout=0: a locked file raises at once (the caller goes to the worker) rather
-            # than sleeping in SQLite's busy handler on the event loop.
-            connection = sqlite3.connect(
-                self._path, isolation_level=None, timeout=0, check_same_thread=False
-            )
-            try:
-                connection.execute("PRAGMA query_only=ON")
-            except BaseException:
+        reader: _ThreadReader | None = getattr(self._readers, "reader", None)
+        if reader is not None:
+            return reader.connection
+        # timeout=0: a locked file raises at once (the caller goes to the worker) rather
+        # than sleeping in SQLite's busy handler on the event loop.
+        connection = sqlite3.connect(
+            self._path, isolation_level=None, timeout=0, check_same_thread=False
+        )
+        try:
+            connection.execute("PRAGMA query_only=ON")
+        except BaseException:
+            connection.close()
+            raise
+        with self._readers_lock:
+            if self.is_closed:
                 connection.close()
-                raise
-            with self._readers_lock:
-                if self.is_closed:
-                    connection.close()
-                    raise StorageClosedError(f"{self!r} is closed")
-                self._reader_connections.append(connection)
-            self._readers.connection = connection
+                raise StorageClosedError(f"{self!r} is closed")
+            self._reader_connections.add(connection)
+        reader = self._readers.reader = _ThreadReader(connection)
+        # The thread's locals go when it ends, and its connection with them: a SyncStorage
+        # used from short-lived threads keeps no connection per thread it ever saw.
+        weakref.finalize(
+            reader, _close_reader, self._reader_connections, self._readers_lock, connection
+        )
         return connection
 
     def _read_inline(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
@@ -247,19 +263,37 @@ class SqliteStorage(StorageDriver):
     # -- primitives --------------------------------------------------------------------------
 
     async def _get(self, namespace: str, key: str) -> str | None:
-        sql = self._sql.get
         if self._inline_reads:
-            rows = self._read_inline(sql, (namespace, key, time.time()))
+            rows = self._read_inline(self._sql.get, (namespace, key, time.time()))
             if rows is not None:
                 return rows[0][0] if rows else None
+        return await self._run(self._get_work(namespace, key), write=False)
+
+    def _get_blocking(self, namespace: str, key: str) -> str | None:
+        if self._inline_reads:
+            rows = self._read_inline(self._sql.get, (namespace, key, time.time()))
+            if rows is not None:
+                return rows[0][0] if rows else None
+        return self._run_blocking(self._get_work(namespace, key), write=False)
+
+    def _get_work(self, namespace: str, key: str) -> Callable[[Connection], str | None]:
+        sql = self._sql.get
 
         def work(connection: Connection) -> str | None:
             row = connection.execute(sql, (namespace, key, time.time())).fetchone()
             return None if row is None else row[0]
 
-        return await self._run(work, write=False)
+        return work
 
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        return await self._run(self._get_many_work(namespace, keys), write=False)
+
+    def _get_many_blocking(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        return self._run_blocking(self._get_many_work(namespace, keys), write=False)
+
+    def _get_many_work(
+        self, namespace: str, keys: Sequence[str]
+    ) -> Callable[[Connection], list[str | None]]:
         def work(connection: Connection) -> list[str | None]:
             now = time.time()
             found: dict[str, str] = {}
@@ -270,11 +304,21 @@ class SqliteStorage(StorageDriver):
                 found.update(connection.execute(sql, (namespace, now, *chunk)).fetchall())
             return [found.get(key) for key in keys]
 
-        return await self._run(work, write=False)
+        return work
 
     async def _put_many(
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
+        await self._run(self._put_many_work(namespace, items, ttl), write=True)
+
+    def _put_many_blocking(
+        self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
+    ) -> None:
+        self._run_blocking(self._put_many_work(namespace, items, ttl), write=True)
+
+    def _put_many_work(
+        self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
+    ) -> Callable[[Connection], None]:
         def work(connection: Connection) -> None:
             expires_at = _expiry(time.time(), ttl)
             if len(items) == 1:
@@ -285,9 +329,15 @@ class SqliteStorage(StorageDriver):
                     self._sql.put, [(namespace, key, stored, expires_at) for key, stored in items]
                 )
 
-        await self._run(work, write=True)
+        return work
 
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
+        return await self._run(self._delete_many_work(namespace, keys), write=True)
+
+    def _delete_many_blocking(self, namespace: str, keys: Sequence[str]) -> int:
+        return self._run_blocking(self._delete_many_work(namespace, keys), write=True)
+
+    def _delete_many_work(self, namespace: str, keys: Sequence[str]) -> Callable[[Connection], int]:
         def work(connection: Connection) -> int:
             # One write transaction: the count and the delete see the same rows.
             now = time.time()
@@ -299,7 +349,7 @@ class SqliteStorage(StorageDriver):
                 connection.execute(delete_sql, (namespace, *chunk))
             return live
 
-        return await self._run(work, write=True)
+        return work
 
     async def _page(
         self,
@@ -587,3 +637,19 @@ class Statements:
             if has_upper:
                 where.append("key < ?")
         return f"DELETE FROM {self.table} WHERE {' AND '.join(where)}"
+
+
+class _ThreadReader:
+    """A thread's read-only connection, held in the thread's locals (so it dies with them)."""
+
+    __slots__ = ("__weakref__", "connection")
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+
+def _close_reader(readers: set[Connection], lock: threading.Lock, connection: Connection) -> None:
+    with lock:
+        readers.discard(connection)
+    with contextlib.suppress(sqlite3.Error):
+        connection.close()

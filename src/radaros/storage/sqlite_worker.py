@@ -10,6 +10,7 @@ the lock up front (`BEGIN IMMEDIATE`) and retry `SQLITE_BUSY` until the lock tim
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import queue
@@ -43,10 +44,13 @@ def is_busy(exc: Exception) -> bool:
 
 @dataclass
 class Job:
+    """A call for the worker: answered on the caller's event loop, or (`loop` None, from
+    a blocking call) straight into its `concurrent.futures.Future`."""
+
     work: Callable[[Connection], Any]
     is_write: bool
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop | None
+    future: asyncio.Future[Any] | concurrent.futures.Future[Any]
 
 
 @dataclass
@@ -55,7 +59,11 @@ class Stop:
     future: asyncio.Future[Any]
 
 
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def _resolve(
+    future: asyncio.Future[Any] | concurrent.futures.Future[Any],
+    result: Any,
+    error: BaseException | None,
+) -> None:
     if future.done():  # the caller was cancelled; its job ran (or not) all the same
         return
     if error is not None:
@@ -73,6 +81,9 @@ def _answer(job: Job | Stop, result: Any = None, error: BaseException | None = N
         # The work is a closure over the driver: let go of it before the caller resumes,
         # or a driver dropped right after its last call would outlive its last reference.
         job.work = _finished
+    if job.loop is None:  # a blocking caller waits on the future itself
+        _resolve(job.future, result, error)
+        return
     # Not contextlib.suppress: this runs once per call, on the worker's hot path.
     try:  # noqa: SIM105
         job.loop.call_soon_threadsafe(_resolve, job.future, result, error)

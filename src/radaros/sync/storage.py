@@ -10,6 +10,10 @@ with open_storage("sqlite:///app.db") as storage:
 
 Each `SyncStorage` runs its driver on an event loop of its own, in one background thread:
 a driver binds to the loop it was opened on, and this loop is the only one it ever sees.
+On memory and SQLite, `get`, `set`, `delete` and their batches skip that trip: once the
+driver is open they run in the calling thread (SQLite: a read on the thread's own read-only
+connection, a write handed straight to the worker thread), a few microseconds instead of a
+hop to the loop thread and back.
 So a `SyncStorage` is safe to share between threads, works where an event loop is already
 running in the calling thread (Jupyter), and never nests `asyncio.run`. Functions given to
 `update` run on that background thread, and cannot call the storage itself.
@@ -45,7 +49,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from radaros.collection import Collection
 from radaros.lock import Lock
 from radaros.sessions import ChatHistory, Sessions, Summaries
+from radaros.storage.base import StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageError
+from radaros.storage.lifecycle import State
 from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, Entry, KeyValue, TTLEntry
 from radaros.storage.schemes import open_storage as open_async_storage
 from radaros.sync.layers import (
@@ -171,6 +177,9 @@ class SyncStorage:
             raise TypeError(f"storage must be an async KeyValue, not {type(storage).__name__}")
         self.storage = storage
         self._owner: SyncStorage | None = None
+        self._direct = (
+            storage if isinstance(storage, StorageDriver) and storage.serves_blocking else None
+        )
         self._loop = _Loop(f"radaros-sync-{type(storage).__name__}")
         self._lock = threading.Lock()
         # Dropped without close(): close the driver and end the thread (the finalizer
@@ -190,6 +199,7 @@ class SyncStorage:
 
         view = SyncStorage.__new__(SyncStorage)
         view.storage = Scoped(self.storage, scope)
+        view._direct = None
         view._loop, view._lock, view._finalizer = self._loop, self._lock, None
         view._owner = self  # keeps this storage (and its finalizer) alive while in use
         return view
@@ -199,6 +209,16 @@ class SyncStorage:
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run(coroutine)
+
+    def _here(self) -> StorageDriver | None:
+        """The driver, when this call can run in the calling thread: an open driver with
+        blocking twins, called from outside the loop thread (else the call hops, and the
+        loop thread's refusals apply)."""
+        driver = self._direct
+        if driver is None or driver._state is not State.OPEN or self._loop.is_own_thread:
+            return None
+        self._loop.check_process()
+        return driver
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on this storage's loop thread and return its result: how code
@@ -263,12 +283,23 @@ class SyncStorage:
     # -- the driver's methods ----------------------------------------------------------------
 
     def get(self, namespace: str, key: str, default: Any = None) -> Any:
+        driver = self._here()
+        if driver is not None:
+            return driver._blocking_get(namespace, key, default)
         return self._run(self.storage.get(namespace, key, default))
 
     def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
+        driver = self._here()
+        if driver is not None:
+            driver._blocking_set(namespace, key, value, ttl)
+            driver._sweep_from(self._loop.loop)
+            return
         self._run(self.storage.set(namespace, key, value, ttl=ttl))
 
     def delete(self, namespace: str, key: str) -> bool:
+        driver = self._here()
+        if driver is not None:
+            return driver._blocking_delete(namespace, key)
         return self._run(self.storage.delete(namespace, key))
 
     def list(
@@ -296,6 +327,9 @@ class SyncStorage:
     def get_many(
         self, namespace: str, keys: Iterable[str], default: Any = None
     ) -> builtins.list[Any]:
+        driver = self._here()
+        if driver is not None:
+            return driver._blocking_get_many(namespace, keys, default)
         return self._run(self.storage.get_many(namespace, builtins.list(keys), default))
 
     def set_many(
@@ -305,10 +339,18 @@ class SyncStorage:
         *,
         ttl: TTL | None = None,
     ) -> None:
+        driver = self._here()
+        if driver is not None:
+            driver._blocking_set_many(namespace, items, ttl)
+            driver._sweep_from(self._loop.loop)
+            return
         pairs = dict(items) if isinstance(items, Mapping) else builtins.list(items)
         self._run(self.storage.set_many(namespace, pairs, ttl=ttl))
 
     def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
+        driver = self._here()
+        if driver is not None:
+            return driver._blocking_delete_many(namespace, keys)
         return self._run(self.storage.delete_many(namespace, builtins.list(keys)))
 
     @overload
