@@ -9,9 +9,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from radaros.sync import SyncStorage
+from tests.support.drivers import DRIVERS, driver_factory
 
 OLDEST_PYTHON = {"google": (3, 11)}
 """Frameworks that need a newer Python than radaros (by top-level package): skipped on older."""
@@ -32,3 +37,10 @@ def require(module: str) -> ModuleType:
         if os.environ.get("RADAROS_REQUIRE_INTEGRATIONS") == "1":
             raise
         pytest.skip(f"{module} is not installed: {error}", allow_module_level=True)
+
+
+@pytest.fixture(params=DRIVERS)
+def sync_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
+    """Each driver behind a SyncStorage, on fresh data."""
+    with SyncStorage(driver_factory(request.param, tmp_path, request)()) as storage:
+        yield storage

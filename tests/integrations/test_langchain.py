@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integrations.conftest import require
-from tests.support.drivers import DRIVERS, driver_factory
 
 require("langchain_core")
 require("langchain_tests")
@@ -60,14 +57,6 @@ from radaros.storage import (  # noqa: E402
     StorageError,
 )
 from radaros.sync import SyncStorage  # noqa: E402
-
-
-@pytest.fixture(params=DRIVERS)
-def sync_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
-    """Each driver behind a SyncStorage, on fresh data."""
-    with SyncStorage(driver_factory(request.param, tmp_path, request)()) as storage:
-        yield storage
-
 
 JSON_VALUES = ({"text": "foo", "n": 1}, [1, 2.5, None, True], "buzz")
 

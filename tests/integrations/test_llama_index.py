@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integrations.conftest import require
-from tests.support.drivers import DRIVERS, driver_factory
 
 require("llama_index.core")
 
@@ -45,13 +42,6 @@ from radaros.integrations.llama_index import (  # noqa: E402
 )
 from radaros.storage import InvalidKeyError, SerializationError, StorageDriver  # noqa: E402
 from radaros.sync import SyncStorage  # noqa: E402
-
-
-@pytest.fixture(params=DRIVERS)
-def sync_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
-    """Each driver behind a SyncStorage, on fresh data."""
-    with SyncStorage(driver_factory(request.param, tmp_path, request)()) as storage:
-        yield storage
 
 
 def user(text: str) -> ChatMessage:
@@ -255,6 +245,10 @@ async def test_chat_store_bad_input_writes_nothing(storage: StorageDriver) -> No
         await store.async_add_message("k", {"role": "user"})  # type: ignore[arg-type]
     with pytest.raises(SerializationError):
         await store.async_add_message("k", ChatMessage(role="user", additional_kwargs={"n": 2**70}))
+    with pytest.raises(SerializationError):  # checked before the clear: "kept" stays
+        await store.aset_messages(
+            "k", [user("x"), ChatMessage(role="user", additional_kwargs={"n": 2**70})]
+        )
     with pytest.raises(TypeError, match="idx"):
         await store.async_add_message("k", user("x"), idx="0")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="idx"):
@@ -382,6 +376,8 @@ async def test_memory_store_limit_offset_and_delete_message(storage: StorageDriv
         await store.archive_oldest_messages("k", -1)
     with pytest.raises(TypeError, match="ChatMessage"):
         await store.add_messages("k", [user("x"), "y"])  # type: ignore[list-item]
+    with pytest.raises(SerializationError):  # checked before the clear
+        await store.set_messages("k", [ChatMessage(role="user", additional_kwargs={"n": 2**70})])
     assert await store.count_messages("k") == 3
 
 

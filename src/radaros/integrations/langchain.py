@@ -35,7 +35,6 @@ from langchain_core.stores import BaseStore
 
 from radaros.integrations.bridge import Bridge
 from radaros.sessions import ChatHistory
-from radaros.storage.codec import check_value
 from radaros.storage.errors import SerializationError
 from radaros.storage.protocol import TTL, KeyValue
 from radaros.storage.validate import check_namespace, check_ttl
@@ -261,7 +260,6 @@ class RadarosCache(BaseCache):
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         """Cache the generations for this prompt and LLM."""
         value = {"generations": [_dump_generation(item) for item in return_val]}
-        check_value(value)
         key = self._key(prompt, llm_string)
         await self._bridge.call(self._bridge.storage.set(self.namespace, key, value, ttl=self.ttl))
 

@@ -81,7 +81,7 @@ class RadarosChatStore(BaseChatStore):
         self._ttl = check_ttl(ttl)
 
     def __repr__(self) -> str:
-        return f"RadarosChatStore({self._bridge.storage!r})"
+        return f"{type(self).__name__}({self._bridge.storage!r})"
 
     @classmethod
     def class_name(cls) -> str:
@@ -126,7 +126,7 @@ class RadarosChatStore(BaseChatStore):
     async def aset_messages(self, key: str, messages: builtins.list[ChatMessage]) -> None:
         """Replace the key's messages."""
         history = self._history(key)
-        dumped = [_dump_message(message) for message in messages]
+        dumped = _dump_replacement(messages)
         await self._bridge.call(history.clear())
         if dumped:
             await self._bridge.call(history.add(*dumped))
@@ -224,13 +224,21 @@ async def _take_oldest(history: ChatHistory[dict[str, Any]], n: int) -> builtins
 
 
 def _dump_message(message: ChatMessage) -> dict[str, Any]:
+    """The stored form of a message (its strict-JSON check is the write's own)."""
     if not isinstance(message, ChatMessage):
         raise TypeError(f"messages must be ChatMessage, not {type(message).__name__}")
     try:
         dumped: dict[str, Any] = message.model_dump(mode="json")
     except PydanticSerializationError as exc:
         raise SerializationError(f"the message cannot be stored as JSON: {exc}") from exc
-    check_value(dumped)
+    return dumped
+
+
+def _dump_replacement(messages: builtins.list[ChatMessage]) -> builtins.list[dict[str, Any]]:
+    """The stored forms of what replaces a conversation, checked before its clear."""
+    dumped = [_dump_message(message) for message in messages]
+    for message in dumped:
+        check_value(message)
     return dumped
 
 
@@ -301,7 +309,7 @@ class RadarosMemoryStore(AsyncDBChatStore):
         self._ttl = check_ttl(ttl)
 
     def __repr__(self) -> str:
-        return f"RadarosMemoryStore({self._bridge.storage!r})"
+        return f"{type(self).__name__}({self._bridge.storage!r})"
 
     @classmethod
     def class_name(cls) -> str:
@@ -379,7 +387,7 @@ class RadarosMemoryStore(AsyncDBChatStore):
     ) -> None:
         """Replace all the key's messages (of both statuses) by these, with `status`."""
         history = self._history(key, status)
-        dumped = [_dump_message(message) for message in messages]
+        dumped = _dump_replacement(messages)
         await self.delete_messages(key)
         if dumped:
             await self._bridge.call(history.add(*dumped))
@@ -490,10 +498,11 @@ class RadarosKVStore(BaseKVStore):
         namespace = self._namespace(collection)
         pairs = builtins.list(kv_pairs)
         for key, value in pairs:
-            check_key(key)
             if not isinstance(value, dict):
                 raise TypeError(f"values must be dicts, not {type(value).__name__}")
-            check_value(value)
+            if len(pairs) > batch_size:  # several writes: all checked before the first
+                check_key(key)
+                check_value(value)
         storage = self._bridge.storage
         for first in range(0, len(pairs), batch_size):
             batch = pairs[first : first + batch_size]
