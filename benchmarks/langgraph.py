@@ -9,7 +9,8 @@ interleaved over rounds. Workloads:
 
 - `checkpoint`: `aput` of a checkpoint holding 5 messages, then `aget_tuple` of the thread's
   latest, one thread, sequentially (what a graph does at every step);
-- `store_put`: `aput` of one item into a namespace;
+- `store_put`: `aput` of a new item into a namespace;
+- `store_update`: `aput` of an item the store has just written, again and again;
 - `store_search`: `asearch(namespace, filter={"kind": ...}, limit=10)` in a namespace of 1,000
   items (a tenth of them match).
 
@@ -142,6 +143,17 @@ def store_put(store: BaseStore) -> Callable[[], Awaitable[Any]]:
     return call
 
 
+def store_update(store: BaseStore) -> Callable[[], Awaitable[Any]]:
+    count = 0
+
+    async def call() -> None:
+        nonlocal count
+        count += 1
+        await store.aput(("bench", "updates"), "item", {"n": count, "text": "lorem " * 20})
+
+    return call
+
+
 def store_search(store: BaseStore) -> Callable[[], Awaitable[Any]]:
     async def call() -> None:
         found = await store.asearch(NAMESPACE, filter={"kind": "k3"}, limit=10)
@@ -171,6 +183,7 @@ async def measure(backend: str, rounds: int, ops: int) -> dict[str, dict[str, fl
                     for side, saver in sides.savers.items()
                 },
                 "store_put": {side: store_put(store) for side, store in sides.stores.items()},
+                "store_update": {side: store_update(store) for side, store in sides.stores.items()},
                 "store_search": {side: store_search(store) for side, store in sides.stores.items()},
             }
             return await compare(workloads, rounds, ops)
