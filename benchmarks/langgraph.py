@@ -33,7 +33,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.store.base import BaseStore
 
-from benchmarks.sides import Workload, compare
+from benchmarks.sides import Workload, compare, record
 from radaros.integrations.langgraph import RadarosSaver, RadarosStore
 from radaros.storage import PostgresStorage, SqliteStorage, StorageDriver
 
@@ -194,11 +194,15 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="record the figures here (benchmarks.sides)")
     args = parser.parse_args()
     print(f"{'backend':9} {'workload':13} {'radaros/s':>10} {'langgraph/s':>12} {'ratio':>6}")
     for backend in args.backends.split(","):
         print(f"# {backend}", file=sys.stderr, flush=True)
-        for workload, figures in asyncio.run(measure(backend, args.rounds, args.ops)).items():
+        results = asyncio.run(measure(backend, args.rounds, args.ops))
+        if args.json:
+            record(args.json, "langgraph", backend, results)
+        for workload, figures in results.items():
             print(
                 f"{backend:9} {workload:13} {figures['radaros']:10,.0f} "
                 f"{figures['framework']:12,.0f} {figures['ratio']:5.2f}x"
