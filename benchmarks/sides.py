@@ -68,20 +68,29 @@ def record(path: Path, benchmark: str, backend: str, figures: dict[str, Any]) ->
     path.write_text(json.dumps(document, indent=1))
 
 
+def _framework(row: dict[str, Any]) -> str:
+    """LangGraph's rows name only the backend; the agent sessions' name the framework."""
+    return "" if "-" in row["backend"] else row["benchmark"]
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     """One bar per (backend, workload): radaros / the framework's own backend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    labels = [f"{row['backend']} {row['workload']}" for row in rows]
+    labels = [f"{_framework(row)} {row['backend']} {row['workload']}".strip() for row in rows]
     values = [row["ratio"] for row in rows]
     colours = ["#2a9d8f" if value >= 1 else "#e76f51" for value in values]
     figure, axes = plt.subplots(figsize=(9, 0.3 * len(rows) + 1.4))
     axes.barh(labels[::-1], values[::-1], color=colours[::-1])
     axes.axvline(1.0, color="black", linewidth=0.8)
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_xticks([0.5, 1, 2, 4, 8])
     axes.set_xlabel("radaros throughput / the framework's own backend (log scale)")
     axes.set_title("radaros beside each framework's own backend, same server or disk", fontsize=10)
     figure.tight_layout()
