@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sides import Workload, compare
+from benchmarks.sides import Workload, compare, record
 from radaros.storage import RedisStorage, SqliteStorage
 
 MESSAGE = {"role": "user", "content": "The quick brown fox jumps over the lazy dog. " * 4}
@@ -184,11 +184,15 @@ def main() -> None:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="record the figures here (benchmarks.sides)")
     args = parser.parse_args()
     print(f"{'backend':14} {'workload':13} {'radaros/s':>10} {'framework/s':>12} {'ratio':>6}")
     for backend in args.backends.split(","):
         print(f"# {backend}", file=sys.stderr, flush=True)
-        for workload, figures in asyncio.run(measure(backend, args.rounds, args.ops)).items():
+        results = asyncio.run(measure(backend, args.rounds, args.ops))
+        if args.json:
+            record(args.json, "agent_sessions", backend, results)
+        for workload, figures in results.items():
             print(
                 f"{backend:14} {workload:13} {figures['radaros']:10,.0f} "
                 f"{figures['framework']:12,.0f} {figures['ratio']:5.2f}x"

@@ -9,7 +9,8 @@ interleaved over rounds. Workloads:
 
 - `checkpoint`: `aput` of a checkpoint holding 5 messages, then `aget_tuple` of the thread's
   latest, one thread, sequentially (what a graph does at every step);
-- `store_put`: `aput` of one item into a namespace;
+- `store_put`: `aput` of a new item into a namespace;
+- `store_update`: `aput` of an item the store has just written, again and again;
 - `store_search`: `asearch(namespace, filter={"kind": ...}, limit=10)` in a namespace of 1,000
   items (a tenth of them match).
 
@@ -32,7 +33,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.store.base import BaseStore
 
-from benchmarks.sides import Workload, compare
+from benchmarks.sides import Workload, compare, record
 from radaros.integrations.langgraph import RadarosSaver, RadarosStore
 from radaros.storage import PostgresStorage, SqliteStorage, StorageDriver
 
@@ -142,6 +143,17 @@ def store_put(store: BaseStore) -> Callable[[], Awaitable[Any]]:
     return call
 
 
+def store_update(store: BaseStore) -> Callable[[], Awaitable[Any]]:
+    count = 0
+
+    async def call() -> None:
+        nonlocal count
+        count += 1
+        await store.aput(("bench", "updates"), "item", {"n": count, "text": "lorem " * 20})
+
+    return call
+
+
 def store_search(store: BaseStore) -> Callable[[], Awaitable[Any]]:
     async def call() -> None:
         found = await store.asearch(NAMESPACE, filter={"kind": "k3"}, limit=10)
@@ -171,6 +183,7 @@ async def measure(backend: str, rounds: int, ops: int) -> dict[str, dict[str, fl
                     for side, saver in sides.savers.items()
                 },
                 "store_put": {side: store_put(store) for side, store in sides.stores.items()},
+                "store_update": {side: store_update(store) for side, store in sides.stores.items()},
                 "store_search": {side: store_search(store) for side, store in sides.stores.items()},
             }
             return await compare(workloads, rounds, ops)
@@ -181,11 +194,15 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="record the figures here (benchmarks.sides)")
     args = parser.parse_args()
     print(f"{'backend':9} {'workload':13} {'radaros/s':>10} {'langgraph/s':>12} {'ratio':>6}")
     for backend in args.backends.split(","):
         print(f"# {backend}", file=sys.stderr, flush=True)
-        for workload, figures in asyncio.run(measure(backend, args.rounds, args.ops)).items():
+        results = asyncio.run(measure(backend, args.rounds, args.ops))
+        if args.json:
+            record(args.json, "langgraph", backend, results)
+        for workload, figures in results.items():
             print(
                 f"{backend:9} {workload:13} {figures['radaros']:10,.0f} "
                 f"{figures['framework']:12,.0f} {figures['ratio']:5.2f}x"

@@ -31,6 +31,12 @@ async def test_every_method_stays_in_the_scope(storage: StorageDriver) -> None:
     assert await view.add("notes", "k", 9) is False
     assert await view.update("notes", "k", lambda v: v + 1) == 2
     assert await view.append("notes", "log", ["x"]) == 1
+    assert await view.add_numbered("notes", "n", "n/", ["first", "second"]) == 2
+    assert await view.get("notes", "n/0000000000000000002") == "second"
+    assert (
+        await view.delete_many("notes", ["n", "n/0000000000000000001", "n/0000000000000000002"])
+        == 3
+    )
     assert await view.ttl("notes", "k") == float("inf")
     assert await view.touch("notes", "k", 30) is True
     assert await view.namespaces() == ["notes"]

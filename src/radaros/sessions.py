@@ -46,6 +46,7 @@ from radaros.storage.protocol import (
     SESSION_PREFIX,
     TTL,
     KeyValue,
+    numbered_key,
 )
 from radaros.storage.validate import check_key, check_ttl, quote_part
 
@@ -297,14 +298,14 @@ class Sessions:
 class ChatHistory(Generic[M]):
     """A session's messages in `memory:short`, oldest first, one entry per message.
 
-    `add` takes the next numbers from the session's counter (an atomic `incr`) and writes
-    the messages under them, so concurrent writers from any number of tasks, instances or
-    processes lose nothing, order is the counter's (never a clock's), and the total is
-    exact. `add`, `messages(last=N)` and `pop` cost the same at 10 and at 100,000 messages:
-    each reads or writes only the entries it needs. With `max_messages` only the newest
-    that many are kept: each `add` deletes the ones its messages push out. Messages are
-    JSON dicts, or instances of the pydantic model (or dataclass, TypedDict...) given as
-    `message_type` (needs `radaros[pydantic]`).
+    `add` takes the next numbers from the session's counter and writes the messages under
+    them (`add_numbered`: on memory and SQLite in one transaction), so concurrent writers
+    from any number of tasks, instances or processes lose nothing, order is the counter's
+    (never a clock's), and the total is exact. `add`, `messages(last=N)` and `pop` cost the
+    same at 10 and at 100,000 messages: each reads or writes only the entries it needs. With
+    `max_messages` only the newest that many are kept: each `add` deletes the ones its
+    messages push out. Messages are JSON dicts, or instances of the pydantic model (or
+    dataclass, TypedDict...) given as `message_type` (needs `radaros[pydantic]`).
 
     With `ttl`, each message expires `ttl` after it was added, and the history's counter
     `ttl` after the last add; once the counter is gone, no message is shown. A history
@@ -353,6 +354,7 @@ class ChatHistory(Generic[M]):
         self.ttl = ttl
         self._counter = _counter_key(session_id)
         self._prefix = f"{self._counter}/"
+        self._numbered = f"{self._prefix}1"  # add_numbered's key prefix: `_message_key`
         self._range = _message_range(session_id)
         check_key(_message_key(self._prefix, 2**63 - 1))  # the longest key it will write
         self._legacy_checked = self._counter == session_id  # else: 0.2 kept it elsewhere
@@ -390,17 +392,19 @@ class ChatHistory(Generic[M]):
             self._legacy_checked = True
         while True:
             try:
-                total = await self.storage.incr(MEMORY_SHORT, self._counter, len(new), ttl=self.ttl)
+                total = await self.storage.add_numbered(
+                    MEMORY_SHORT, self._counter, self._numbered, new, ttl=self.ttl
+                )
                 break
             except TypeError:  # the counter's entry holds a 0.2 history or a tombstone
                 await self._convert(self._counter)
-        first = total - len(new) + 1
-        entries = {_message_key(self._prefix, first + i): message for i, message in enumerate(new)}
-        await self.storage.set_many(MEMORY_SHORT, entries, ttl=self.ttl)
-        # A delete may have run between the numbers and the write: then what was just
-        # written must not outlive it (the tombstone says so).
+        # A delete may have run between the numbers and the write (drivers that take them
+        # in two steps): then what was just written must not outlive it (the tombstone
+        # says so).
         if _is_tombstone(await self.storage.get(MEMORY_SHORT, self._counter)):
-            await self.storage.delete_many(MEMORY_SHORT, builtins.list(entries))
+            first = total - len(new) + 1
+            written = [_message_key(self._prefix, first + i) for i in range(len(new))]
+            await self.storage.delete_many(MEMORY_SHORT, written)
             raise SessionNotFoundError(f"session {self.session_id!r} was deleted")
         if self.max_messages is not None and total > self.max_messages:
             await self._trim(total, len(new))
@@ -528,8 +532,9 @@ def _message_range(session_id: str) -> tuple[str, str]:
 
 
 def _message_key(prefix: str, number: int) -> str:
-    """Messages sort by number: `1` and 19 digits (enough for any signed 64-bit total)."""
-    return f"{prefix}1{number:019d}"
+    """Messages sort by number: `1` and 19 digits (enough for any signed 64-bit total),
+    as `add_numbered` writes them."""
+    return numbered_key(f"{prefix}1", number)
 
 
 def _legacy_key(prefix: str, index: int) -> str:

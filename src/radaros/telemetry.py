@@ -34,7 +34,9 @@ __all__ = ["OPERATIONS", "Instrumented", "instrument"]
 
 logger = logging.getLogger("radaros.storage")
 
-KEYED = frozenset({"get", "set", "delete", "ttl", "touch", "add", "update", "append"})
+KEYED = frozenset(
+    {"get", "set", "delete", "ttl", "touch", "add", "update", "append", "add_numbered"}
+)
 INSTRUMENTATION = "radaros"
 T = TypeVar("T")
 

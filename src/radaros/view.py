@@ -297,3 +297,21 @@ class View:
                 self._namespace(namespace), key, items, max_items=max_items, ttl=ttl
             ),
         )
+
+    async def add_numbered(
+        self,
+        namespace: str,
+        counter: str,
+        key_prefix: str,
+        values: Sequence[Any],
+        *,
+        ttl: TTL | None = None,
+    ) -> int:
+        return await self._call(
+            "add_numbered",
+            namespace,
+            counter,
+            lambda: self.storage.add_numbered(
+                self._namespace(namespace), counter, key_prefix, values, ttl=ttl
+            ),
+        )

@@ -373,6 +373,37 @@ async def test_store_ttl_and_refresh_on_read(storage: StorageDriver) -> None:
     assert kept <= 5
     await store.aput(("cache",), "forever", {"v": 2}, ttl=None)
     assert await storage.ttl(name, "forever") == float("inf")
+    await store.aput(("cache",), "k", {"v": 3}, ttl=None)  # a put without ttl: permanent
+    assert await storage.ttl(name, "k") == float("inf")
+    await RadarosStore(storage).aput(("cache",), "forever", {"v": 4}, ttl=2)
+    assert 60 < (await storage.ttl(name, "forever") or 0) <= 120
+
+
+async def test_store_put_from_any_instance_keeps_created_at(storage: StorageDriver) -> None:
+    """Whichever store instance puts (one that has seen the item or not, at once or
+    concurrently), the item keeps the created_at of its first put."""
+    writer = RadarosStore(storage)
+    await writer.aput(("notes",), "n", {"v": 0})
+    first = await writer.aget(("notes",), "n")
+    assert first is not None
+    await asyncio.sleep(0.01)
+    strangers = [RadarosStore(storage) for _ in range(8)]
+    await asyncio.gather(
+        *(store.aput(("notes",), "n", {"v": i}) for i, store in enumerate(strangers, 1)),
+        *(store.aput(("notes",), "fresh", {"v": i}) for i, store in enumerate(strangers)),
+    )
+    after = await RadarosStore(storage).aget(("notes",), "n")
+    assert after is not None
+    assert after.created_at == first.created_at
+    assert after.updated_at > first.updated_at
+    assert after.value["v"] in range(1, 9)
+    fresh = [await store.aget(("notes",), "fresh") for store in strangers]
+    assert len({item.created_at for item in fresh if item is not None}) == 1
+    await writer.adelete(("notes",), "n")  # forgotten: the next put creates it anew
+    await writer.aput(("notes",), "n", {"v": 9})
+    again = await writer.aget(("notes",), "n")
+    assert again is not None
+    assert again.created_at > first.created_at
 
 
 def test_store_blocking_on_sync_storage(tmp_path: Any) -> None:

@@ -28,6 +28,7 @@ import asyncio
 import base64
 import builtins
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -472,6 +473,10 @@ async def _collect(items: AsyncIterator[Any]) -> builtins.list[Any]:
 # -- the store -------------------------------------------------------------------------------
 
 STORE_NAMESPACE = "langgraph:store"
+NEVER = timedelta.max
+"""A ttl whose expiry falls after 9999-12-31: the storage's "never expires"."""
+SEEN_ITEMS = 10_000
+"""Items a store remembers having seen, so their next put updates at once."""
 ORDERING = {"$gt", "$gte", "$lt", "$lte"}
 OPERATORS = ORDERING | {"$eq", "$ne"}
 
@@ -500,6 +505,7 @@ class RadarosStore(BaseStore):
         self._storage = self._bridge.storage
         self._base = check_namespace(namespace) + "/"
         self.ttl_config = ttl
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def batch(self, ops: Iterable[Op]) -> builtins.list[Result]:
         return self._bridge.run(self._batch(builtins.list(ops)))
@@ -571,6 +577,7 @@ class RadarosStore(BaseStore):
         entry = await self._storage.get(name, op.key)
         if entry is None:
             return None
+        self._remember((name, op.key))
         if entry["ttl"] is not None and self._refresh(op.refresh_ttl):
             await self._storage.touch(name, op.key, entry["ttl"] * 60)
         found: Item = _item(Item, op.namespace, op.key, entry)
@@ -595,6 +602,7 @@ class RadarosStore(BaseStore):
                     skip -= 1
                     continue
                 found.append(_item(SearchItem, labels, key, entry))
+                self._remember((name, key))
                 if refresh and entry["ttl"] is not None:
                     await self._storage.touch(name, key, entry["ttl"] * 60)
                 if len(found) >= op.limit:
@@ -635,6 +643,7 @@ class RadarosStore(BaseStore):
     async def _write(self, op: PutOp) -> None:
         name = self._storage_namespace(op.namespace)
         if op.value is None:
+            self._seen.pop((name, op.key), None)
             await self._storage.delete(name, op.key)
             return
         now = datetime.now(timezone.utc).isoformat()
@@ -644,17 +653,32 @@ class RadarosStore(BaseStore):
         ):
             raise ValueError(f"ttl must be minutes (a number), not {ttl_minutes!r}")
         value = dict(op.value)
+        # No ttl: the item never expires, whatever expiry it had (`update` without a ttl
+        # would keep it; a ttl past 9999-12-31 means "never").
+        ttl = NEVER if ttl_minutes is None else timedelta(minutes=ttl_minutes)
+        item = (name, op.key)
+        if item not in self._seen:
+            # Most puts create: an insert-if-absent is one statement, created_at included.
+            fresh = {"value": value, "created_at": now, "updated_at": now, "ttl": ttl_minutes}
+            if await self._storage.add(name, op.key, fresh, ttl=ttl):
+                self._remember(item)
+                return
 
         def replace(current: Any) -> Any:
             created = now if current is None else current["created_at"]
             return {"value": value, "created_at": created, "updated_at": now, "ttl": ttl_minutes}
 
-        await self._storage.update(
-            name,
-            op.key,
-            replace,
-            ttl=None if ttl_minutes is None else timedelta(minutes=ttl_minutes),
-        )
+        await self._storage.update(name, op.key, replace, ttl=ttl)
+        self._remember(item)
+
+    def _remember(self, item: tuple[str, str]) -> None:
+        """Note an item seen to exist: its next put updates at once (read, then a
+        conditional write) rather than trying an insert first. A hint only: both ways
+        are atomic, and a wrong guess costs a round trip, never a lost write."""
+        self._seen[item] = None
+        self._seen.move_to_end(item)
+        if len(self._seen) > SEEN_ITEMS:
+            self._seen.popitem(last=False)
 
 
 def _item(kind: type[Any], namespace: tuple[str, ...], key: str, entry: Mapping[str, Any]) -> Any:

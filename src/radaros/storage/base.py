@@ -34,10 +34,12 @@ from radaros.storage.protocol import (
     KEEP,
     MEMORY_LONG,
     MEMORY_SHORT,
+    NUMBER_DIGITS,
     SESSION_PREFIX,
     TTL,
     Entry,
     TTLEntry,
+    numbered_key,
 )
 from radaros.storage.validate import (
     check_key,
@@ -512,6 +514,62 @@ class StorageDriver(Lifecycle):
         await self._ready()
         await self._update_loop(namespace, key, extend, _expiry_change(seconds))
         return length
+
+    async def add_numbered(
+        self,
+        namespace: str,
+        counter: str,
+        key_prefix: str,
+        values: Sequence[Any],
+        *,
+        ttl: TTL | None = None,
+    ) -> int:
+        """Take the next `len(values)` numbers from the integer at `counter` (as `incr`)
+        and store each value under `key_prefix` + its number in 19 digits (keys sort in
+        number order); return the new total.
+
+        Concurrent callers from any number of instances get distinct numbers, so no value
+        overwrites another. Memory and SQLite take the numbers and write the values in one
+        transaction; the server drivers take the numbers, then write the values (a crash
+        between the two leaves numbers with no value, never a wrong one). A counter that
+        is not an int raises TypeError, and a total beyond signed 64 bits
+        SerializationError; nothing is written then. Without `ttl` the counter keeps its
+        expiry and the values never expire.
+        """
+        namespace, counter = check_namespace(namespace), check_key(counter)
+        seconds = check_ttl(ttl)
+        if not isinstance(key_prefix, str):
+            raise TypeError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
+        check_key(numbered_key(key_prefix, 2**63 - 1))  # the longest key it can write
+        number = counter[len(key_prefix) :]
+        if (
+            counter.startswith(key_prefix)
+            and len(number) == NUMBER_DIGITS
+            and number.isascii()
+            and number.isdigit()
+        ):
+            raise ValueError(f"counter {counter!r} is one of its own numbered keys")
+        if not isinstance(values, (list, tuple)):
+            raise TypeError(f"values must be a list or tuple, not {type(values).__name__}")
+        if not values:
+            raise ValueError("values must not be empty")
+        stored = [self._dump(value) for value in values]
+        amount = len(stored)
+
+        def items_of(total: int) -> builtins.list[tuple[str, Any]]:
+            first = total - amount + 1
+            return [(numbered_key(key_prefix, first + i), one) for i, one in enumerate(stored)]
+
+        await self._ready()
+        expiry, finite = _expiry_change(seconds), _finite(seconds)
+        total = await self._call(
+            self._incr_put, namespace, counter, expiry, items_of, amount, finite
+        )
+        if total is None:  # two steps: the numbers, then the values
+            total = await self.incr(namespace, counter, amount, ttl=ttl)
+            await self._call(self._put_many, namespace, items_of(total), finite)
+        self._after_write()
+        return total
 
     async def _update_loop(
         self,

@@ -11,7 +11,7 @@ import bisect
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,20 @@ class InMemoryStorage(StorageDriver):
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
         self._put_many_blocking(namespace, items, ttl)
+
+    async def _incr_put(
+        self,
+        namespace: str,
+        counter: str,
+        expiry: float | Keep | None,
+        items_of: Callable[[int], Sequence[tuple[str, str]]],
+        amount: int,
+        ttl: float | None,
+    ) -> int:
+        with self._mutex:
+            total = await self._incr(namespace, counter, amount, expiry)
+            self._put_many_blocking(namespace, items_of(total), ttl)
+            return total
 
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
         return self._delete_many_blocking(namespace, keys)

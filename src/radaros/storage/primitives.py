@@ -14,7 +14,8 @@ codec's checks and `_replace_if` can compare what `_get` returned.
 
 Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
 `_delete_if`, `_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
-speed): `_initialize`, `_get_many`, `_ttl`, `_count`, `_clear`, `_sweep_batch`.
+speed): `_initialize`, `_get_many`, `_ttl`, `_count`, `_clear`, `_sweep_batch`; and `_incr`
+and `_incr_put`, which return None where the base does the work.
 
 Hooks and class attributes a driver may define:
 
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Final
 
 from radaros.storage.codec import decode, encode
@@ -203,6 +204,20 @@ class Primitives(abc.ABC):
         and return the result; raise NotAnIntegerError for another value and
         SerializationError beyond 64 bits. Expiry as in `_replace_if` (a new entry gets
         None for KEEP_EXPIRY). None: not done here, the base does a compare-and-swap."""
+        return None
+
+    async def _incr_put(
+        self,
+        namespace: str,
+        counter: str,
+        expiry: float | Keep | None,
+        items_of: Callable[[int], Sequence[tuple[str, Any]]],
+        amount: int,
+        ttl: float | None,
+    ) -> int | None:
+        """`_incr` of `counter` by `amount` (expiry as there), then `_put_many` of
+        `items_of(total)` (expiry now + ttl), in one transaction; the total. None: not done
+        here, the base takes the numbers, then writes."""
         return None
 
     @abc.abstractmethod

@@ -231,6 +231,27 @@ class KeyValue(Protocol):
     ) -> int:
         """Atomically append to the list at `key`; the new length."""
 
+    async def add_numbered(
+        self,
+        namespace: str,
+        counter: str,
+        key_prefix: str,
+        values: Sequence[Any],
+        *,
+        ttl: TTL | None = None,
+    ) -> int:
+        """Take the next numbers from the int at `counter` and store each value under
+        `key_prefix` + its number; the new total."""
+
+
+NUMBER_DIGITS = 19
+"""Digits of an `add_numbered` key's number: any positive signed 64-bit int."""
+
+
+def numbered_key(key_prefix: str, number: int) -> str:
+    """The key `add_numbered` stores a number's value under."""
+    return f"{key_prefix}{number:0{NUMBER_DIGITS}d}"
+
 
 LIFECYCLE = ("initialize", "close")
 OPERATIONS: tuple[str, ...] = tuple(

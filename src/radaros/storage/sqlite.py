@@ -451,7 +451,30 @@ class SqliteStorage(StorageDriver):
     async def _incr(self, namespace: str, key: str, amount: int, ttl: float | Keep | None) -> int:
         """Read, check and write in one job: inside the worker's write transaction, so no
         other connection or process writes between them."""
+        return await self._run(self._incr_work(namespace, key, amount, ttl), write=True)
 
+    async def _incr_put(
+        self,
+        namespace: str,
+        counter: str,
+        expiry: float | Keep | None,
+        items_of: Callable[[int], Sequence[tuple[str, str]]],
+        amount: int,
+        ttl: float | None,
+    ) -> int:
+        """The counter and the values in one job: one transaction, one commit."""
+        incr = self._incr_work(namespace, counter, amount, expiry)
+
+        def work(connection: Connection) -> int:
+            total = incr(connection)
+            self._put_many_work(namespace, items_of(total), ttl)(connection)
+            return total
+
+        return await self._run(work, write=True)
+
+    def _incr_work(
+        self, namespace: str, key: str, amount: int, ttl: float | Keep | None
+    ) -> Callable[[Connection], int]:
         def work(connection: Connection) -> int:
             now = time.time()
             row = connection.execute(self._sql.get, (namespace, key, now)).fetchone()
@@ -468,7 +491,7 @@ class SqliteStorage(StorageDriver):
                 connection.execute(self._sql.replace_new_expiry, params)
             return result
 
-        return await self._run(work, write=True)
+        return work
 
     async def _delete_if(self, namespace: str, key: str, expected: str) -> bool:
         def work(connection: Connection) -> bool:

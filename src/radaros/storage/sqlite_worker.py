@@ -3,7 +3,8 @@
 Jobs (`work(connection)`) queue for one worker thread, which answers each caller through
 `loop.call_soon_threadsafe`. Write jobs that queue up while a commit runs are applied
 together in the next transaction, each inside its own SAVEPOINT (one failure touches only
-its own caller), and every caller is answered after that COMMIT: group commit. Writes take
+its own caller), and every caller is answered after that COMMIT, with one wake-up of each
+caller's loop for the whole batch: group commit. Writes take
 the lock up front (`BEGIN IMMEDIATE`) and retry `SQLITE_BUSY` until the lock timeout.
 """
 
@@ -89,6 +90,31 @@ def _answer(job: Job | Stop, result: Any = None, error: BaseException | None = N
         job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
     except RuntimeError:  # the caller's loop is closed: nobody waits
         pass
+
+
+def _resolve_all(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in answers:
+        _resolve(future, result, error)
+
+
+def _answer_all(batch: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
+    """Answer a committed batch: one wake-up per caller loop, not one per job (16 tasks
+    writing at once cost one call_soon_threadsafe, not 16)."""
+    if len(batch) == 1:
+        _answer(batch[0], *outcomes[0])
+        return
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for job, (result, error) in zip(batch, outcomes, strict=True):
+        job.work = _finished
+        if job.loop is None:
+            _resolve(job.future, result, error)
+        else:
+            by_loop.setdefault(job.loop, []).append((job.future, result, error))
+    for loop, answers in by_loop.items():
+        try:  # noqa: SIM105
+            loop.call_soon_threadsafe(_resolve_all, answers)
+        except RuntimeError:  # that loop is closed: nobody waits
+            pass
 
 
 @dataclass
@@ -231,8 +257,7 @@ class Worker:
             for job in batch:
                 _answer(job, error=exc)
             return
-        for job, (result, error) in zip(batch, outcomes, strict=True):
-            _answer(job, result, error)
+        _answer_all(batch, outcomes)
 
     @staticmethod
     def _apply(

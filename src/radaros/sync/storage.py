@@ -436,6 +436,17 @@ class SyncStorage:
     ) -> int:
         return self._run(self.storage.append(namespace, key, items, max_items=max_items, ttl=ttl))
 
+    def add_numbered(
+        self,
+        namespace: str,
+        counter: str,
+        key_prefix: str,
+        values: Sequence[Any],
+        *,
+        ttl: TTL | None = None,
+    ) -> int:
+        return self._run(self.storage.add_numbered(namespace, counter, key_prefix, values, ttl=ttl))
+
     # -- the layers above --------------------------------------------------------------------
 
     def collection(self, namespace: str, type_: type[T]) -> SyncCollection[T]:

@@ -1,4 +1,5 @@
-"""Conformance: key ranges and reverse order, incr, pop, and update's KEEP and DELETE."""
+"""Conformance: key ranges and reverse order, incr, add_numbered, pop, and update's KEEP
+and DELETE."""
 
 from __future__ import annotations
 
@@ -127,6 +128,80 @@ class CoreTests(SuiteBase):
         )
         assert sorted(results) == list(range(1, 41))
         assert await peers[0].get(NS, "shared") == 40
+
+    async def test_add_numbered_writes_values_under_the_counters_numbers(
+        self, storage: StorageDriver
+    ) -> None:
+        """add_numbered takes the next numbers from the counter and stores each value under
+        the prefix and its number in 19 digits; keys sort in number order."""
+        assert await storage.add_numbered(NS, "log", "log/", ["a", {"b": 1}]) == 2
+        assert await storage.add_numbered(NS, "log", "log/", ("c",)) == 3
+        assert await storage.get(NS, "log") == 3
+        assert await storage.list(NS, "log/") == [
+            Entry("log/0000000000000000001", "a"),
+            Entry("log/0000000000000000002", {"b": 1}),
+            Entry("log/0000000000000000003", "c"),
+        ]
+        await storage.set(NS, "started", 41)  # an existing counter goes on from its value
+        assert await storage.add_numbered(NS, "started", "", [None]) == 42
+        assert await storage.get(NS, "0000000000000000042", "absent") is None
+        assert await storage.ttl(NS, "log/0000000000000000001") == math.inf
+
+    async def test_add_numbered_with_ttl_expires_counter_and_values(
+        self, storage: StorageDriver
+    ) -> None:
+        """With ttl, the counter and the values expire; without, the counter keeps its."""
+        assert await storage.add_numbered(NS, "t", "t/", [1], ttl=600) == 1
+        for key in ("t", "t/0000000000000000001"):
+            left = await storage.ttl(NS, key)
+            assert left is not None
+            assert 0 < left <= 600
+        assert await storage.add_numbered(NS, "t", "t/", [2]) == 2
+        left = await storage.ttl(NS, "t")
+        assert left is not None
+        assert 0 < left <= 600
+        assert await storage.ttl(NS, "t/0000000000000000002") == math.inf
+
+    async def test_add_numbered_refuses_bad_counters_and_input(
+        self, storage: StorageDriver
+    ) -> None:
+        """A counter that is not an int, or a total beyond 64 bits, raises and writes
+        nothing; bad arguments raise before any I/O."""
+        await storage.set_many(NS, {"text": "3", "big": 2**63 - 1})
+        with pytest.raises(TypeError):
+            await storage.add_numbered(NS, "text", "text/", ["x"])
+        with pytest.raises(SerializationError):
+            await storage.add_numbered(NS, "big", "big/", ["x"])
+        for bad, error in (
+            ([], ValueError),
+            ("abc", TypeError),
+            ({"a": 1}, TypeError),
+            ([{1, 2}], SerializationError),
+        ):
+            with pytest.raises(error):
+                await storage.add_numbered(NS, "n", "n/", bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="numbered"):
+            await storage.add_numbered(NS, "p0000000000000000001", "p", ["x"])
+        with pytest.raises(TypeError):
+            await storage.add_numbered(NS, "n", 1, ["x"])  # type: ignore[arg-type]
+        assert await storage.list(NS) == [Entry("big", 2**63 - 1), Entry("text", "3")]
+
+    async def test_concurrent_add_numbered_lose_nothing(self, peers: list[StorageDriver]) -> None:
+        """Many tasks on several instances: distinct numbers, every value kept once, in its
+        call's order."""
+        totals = await asyncio.gather(
+            *(
+                peers[i % len(peers)].add_numbered(NS, "log", "log/", [f"{i}a", f"{i}b"])
+                for i in range(30)
+            )
+        )
+        assert sorted(totals) == list(range(2, 61, 2))
+        entries = await peers[0].list(NS, "log/")
+        values = [entry.value for entry in entries]
+        assert sorted(values) == sorted([f"{i}a" for i in range(30)] + [f"{i}b" for i in range(30)])
+        for i in range(30):
+            assert values.index(f"{i}a") + 1 == values.index(f"{i}b")
+        assert await peers[0].get(NS, "log") == 60
 
     async def test_pop_takes_the_value_once(self, storage: StorageDriver) -> None:
         """pop returns the value and removes it; then, or for an expired key, the default."""
