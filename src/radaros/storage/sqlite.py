@@ -159,9 +159,12 @@ class SqliteStorage(StorageDriver):
         return future
 
     def _run_blocking(self, work: Callable[[Connection], T], *, write: bool) -> T:
-        """`_run` from a thread with no event loop: wait here for the worker's answer."""
+        """`_run` from a thread with no event loop: here when the worker is idle, else
+        queued for it (the answer is waited for here)."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._worker.submit(Job(work, write, None, future))
+        job = Job(work, write, None, future)
+        if not self._worker.run_here(job):  # the worker is busy: queue behind its jobs
+            self._worker.submit(job)
         return future.result()
 
     def _error_rules(self) -> list[ErrorRule]:

@@ -4,8 +4,10 @@ Jobs (`work(connection)`) queue for one worker thread, which answers each caller
 `loop.call_soon_threadsafe`. Write jobs that queue up while a commit runs are applied
 together in the next transaction, each inside its own SAVEPOINT (one failure touches only
 its own caller), and every caller is answered after that COMMIT, with one wake-up of each
-caller's loop for the whole batch: group commit. Writes take
-the lock up front (`BEGIN IMMEDIATE`) and retry `SQLITE_BUSY` until the lock timeout.
+caller's loop for the whole batch: group commit. A blocking caller (`SyncStorage`) whose
+job finds the worker idle runs it in its own thread, on the same connection, under the lock
+the worker holds for each job. Writes take the lock up front (`BEGIN IMMEDIATE`) and retry
+`SQLITE_BUSY` until the lock timeout.
 """
 
 from __future__ import annotations
@@ -129,6 +131,8 @@ class Worker:
     is_started: bool = False
     is_stopped: bool = False
     gate: threading.Lock = field(default_factory=threading.Lock)
+    busy: threading.Lock = field(default_factory=threading.Lock)
+    """Held while a job or batch runs on the connection, by the worker or a caller."""
     thread: threading.Thread | None = None
 
     def submit(self, job: Job | Stop) -> None:
@@ -137,6 +141,23 @@ class Worker:
             if self.is_stopped:
                 raise StorageClosedError("SqliteStorage is closed; create a new driver")
             self.jobs.put(job)
+
+    def run_here(self, job: Job) -> bool:
+        """Run a blocking caller's job in the caller's thread when the worker is idle
+        (nothing queued, nothing running): the same connection and transaction, without
+        the hand-off to the worker and back. False: queue it (the worker is busy)."""
+        if not self.jobs.empty() or not self.busy.acquire(blocking=False):
+            return False
+        try:
+            if self.is_stopped or self.connection is None:
+                return False
+            if job.is_write:
+                self._run_writes([job])
+            else:
+                self._run_read(job)
+            return True
+        finally:
+            self.busy.release()
 
     def start(self) -> None:
         if self.is_started:
@@ -158,13 +179,14 @@ class Worker:
         while True:
             job = pending if pending is not None else self.jobs.get()
             pending = None
-            if isinstance(job, Stop):
-                self._shutdown(job)
-                return
-            if job.is_write:
-                pending = self._run_write_batch(job)
-            else:
-                self._run_read(job)
+            with self.busy:
+                if isinstance(job, Stop):
+                    self._shutdown(job)
+                    return
+                if job.is_write:
+                    pending = self._run_write_batch(job)
+                else:
+                    self._run_read(job)
             # Drop the finished job before waiting for the next: its closure holds the
             # driver, which could otherwise never be collected (nor warn that it was not
             # closed) while this thread waits.
