@@ -414,13 +414,19 @@ class StorageDriver(Lifecycle):
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise TypeError(f"amount must be an int, not {type(amount).__name__}")
         encode(amount)  # beyond signed 64 bits: SerializationError before any I/O
+        await self._ready()
+        return await self._incremented(namespace, key, amount, _expiry_change(seconds))
+
+    async def _incremented(
+        self, namespace: str, key: str, amount: int, expiry: float | Keep | None
+    ) -> int:
+        """`incr` once its arguments are checked: the driver's one step, else a
+        compare-and-swap."""
 
         def add_amount(current_stored: Any) -> int:
             current = 0 if current_stored is None else self._load(current_stored)
             return added(namespace, key, current, amount)
 
-        await self._ready()
-        expiry = _expiry_change(seconds)
         result = await self._call(self._incr, namespace, key, amount, expiry)
         if result is not None:  # the driver did it in one step
             self._after_write()
@@ -566,7 +572,7 @@ class StorageDriver(Lifecycle):
             self._incr_put, namespace, counter, expiry, items_of, amount, finite
         )
         if total is None:  # two steps: the numbers, then the values
-            total = await self.incr(namespace, counter, amount, ttl=ttl)
+            total = await self._incremented(namespace, counter, amount, expiry)
             await self._call(self._put_many, namespace, items_of(total), finite)
         self._after_write()
         return total
