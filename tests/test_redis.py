@@ -93,6 +93,24 @@ async def test_no_keys_or_scan_and_one_round_trip_per_operation(
     assert command_stats(port)["keys"] == 0
 
 
+@pytest.mark.parametrize("expiring", [False, True], ids=["nothing-expires", "some-expire"])
+async def test_a_page_skips_a_key_whose_value_is_gone(
+    storage: RedisStorage, expiring: bool
+) -> None:
+    """Listing reads the values the keys index points to: a value removed from the hash
+    behind radaros's back is skipped, never returned as None, whether or not anything in
+    the namespace expires (two paths of the page script)."""
+    await storage.set_many("ns", {f"k{i}": i for i in range(5)})
+    if expiring:
+        await storage.set("ns", "k9", 9, ttl=60)
+    values, _, _ = storage.scripts.keys("ns")
+    await storage._live_client().hdel(values, "k2")
+    expected = ["k0", "k1", "k3", "k4"] + (["k9"] if expiring else [])
+    assert [entry.key for entry in await storage.list("ns")] == expected
+    assert [entry.key for entry in await storage.list("ns", reverse=True)] == expected[::-1]
+    assert [key async for key, _ in storage.scan("ns", page_size=2)] == expected
+
+
 async def test_expired_entries_are_reclaimed_without_user_action(
     storage: RedisStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -338,12 +338,19 @@ class RedisStorage(StorageDriver):
             wanted = MAX_ARGUMENTS if limit is None else min(MAX_ARGUMENTS, limit - len(rows))
             start, stop = _lex_range(low, high, after, reverse)
             script = lua.PAGE_REVERSE if reverse else lua.PAGE
-            flat = await self._run(script, namespace, start, stop, wanted)
-            for index in range(0, len(flat), 3):
-                rows.append((flat[index], flat[index + 1], _seconds(flat[index + 2])))
-            if len(flat) < 3 * wanted or (limit is not None and len(rows) >= limit):
+            reply = await self._run(script, namespace, start, stop, wanted)
+            found: Sequence[str] = reply[0] if reply else ()
+            if len(reply) == 3:
+                rows.extend(zip(found, reply[1], map(_seconds, reply[2]), strict=True))
+            elif found:  # nothing in the namespace expires
+                rows.extend(
+                    (key, value, math.inf)
+                    for key, value in zip(found, reply[1], strict=True)
+                    if value is not None
+                )
+            if len(found) < wanted or (limit is not None and len(rows) >= limit):
                 return rows
-            after = rows[-1][0]
+            after = found[-1]
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
         remaining = await self._run(lua.TTL, namespace, key)
