@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, Entry, KeyValue, TTLEntry
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, UNREAD, Entry, KeyValue, TTLEntry
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -272,12 +272,15 @@ class View:
         fn: Callable[[Any], Any] | Callable[[Any], Awaitable[Any]],
         *,
         ttl: TTL | None = None,
+        current: Any = UNREAD,
     ) -> Any:
         return await self._call(
             "update",
             namespace,
             key,
-            lambda: self.storage.update(self._namespace(namespace), key, fn, ttl=ttl),
+            lambda: self.storage.update(
+                self._namespace(namespace), key, fn, ttl=ttl, current=current
+            ),
         )
 
     async def append(

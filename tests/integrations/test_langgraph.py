@@ -24,7 +24,10 @@ from langgraph.graph import END, START, StateGraph  # noqa: E402
 from langgraph.store.base import (  # noqa: E402
     GetOp,
     InvalidNamespaceError,
+    Item,
+    ListNamespacesOp,
     PutOp,
+    SearchOp,
 )
 from langgraph.types import Command, interrupt  # noqa: E402
 
@@ -258,6 +261,36 @@ async def test_store_put_get_delete_and_timestamps(storage: StorageDriver) -> No
     assert await store.aget(("users", "u/1"), "prefs") is None
 
 
+async def test_store_batch_answers_each_op_in_place(storage: StorageDriver) -> None:
+    """A batch's results line up with its ops (None for a put); its reads, one or several,
+    see the store as it was before the batch's puts."""
+    store = RadarosStore(storage)
+    await store.aput(("b",), "old", {"v": 0})
+    one = await store.abatch([PutOp(("b",), "new", {"v": 1}), GetOp(("b",), "new")])
+    assert one == [None, None]
+    several = await store.abatch(
+        [
+            GetOp(("b",), "old"),
+            PutOp(("b",), "old", {"v": 2}),
+            SearchOp(("b",)),
+            ListNamespacesOp(),
+        ]
+    )
+    item, put, found, names = several
+    assert isinstance(item, Item)
+    assert item.value == {"v": 0}
+    assert put is None
+    assert isinstance(found, list)
+    assert [(hit.key, hit.value) for hit in found if isinstance(hit, Item)] == [
+        ("new", {"v": 1}),
+        ("old", {"v": 0}),
+    ]
+    assert names == [("b",)]
+    latest = await store.aget(("b",), "old")
+    assert latest is not None
+    assert latest.value == {"v": 2}
+
+
 async def test_store_search_reads_the_namespace_then_those_under_it(
     storage: StorageDriver,
 ) -> None:
@@ -404,6 +437,75 @@ async def test_store_put_from_any_instance_keeps_created_at(storage: StorageDriv
     again = await writer.aget(("notes",), "n")
     assert again is not None
     assert again.created_at > first.created_at
+
+
+async def test_store_put_after_another_store_recreated_the_item(storage: StorageDriver) -> None:
+    """A store believes an item holds what it last wrote; another store deleting and
+    recreating the item (or just putting it) meanwhile is never overwritten with stale
+    timestamps: the put then reads the real entry."""
+    mine, theirs = RadarosStore(storage), RadarosStore(storage)
+    await mine.aput(("notes",), "n", {"v": 1})
+    await asyncio.sleep(0.01)
+    await theirs.adelete(("notes",), "n")
+    await theirs.aput(("notes",), "n", {"v": 2})
+    recreated = await theirs.aget(("notes",), "n")
+    await mine.aput(("notes",), "n", {"v": 3})
+    after = await theirs.aget(("notes",), "n")
+    assert recreated is not None
+    assert after is not None
+    assert after.value == {"v": 3}
+    assert after.created_at == recreated.created_at
+    await theirs.aput(("notes",), "n", {"v": 4})
+    await mine.aput(("notes",), "n", {"v": 5})
+    final = await theirs.aget(("notes",), "n")
+    assert final is not None
+    assert final.value == {"v": 5}
+    assert final.created_at == recreated.created_at
+
+
+async def test_store_puts_an_item_it_wrote_without_reading_it(
+    storage: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Puts of new items and repeated puts of one item read nothing first (on MongoDB,
+    which swaps on revisions, a repeated put reads the item)."""
+    store = RadarosStore(storage)
+    reads: list[str] = []
+    read = storage._get
+
+    async def counted(namespace: str, key: str) -> Any:
+        reads.append(key)
+        return await read(namespace, key)
+
+    monkeypatch.setattr(storage, "_get", counted)
+    for i in range(3):
+        await store.aput(("notes",), "n", {"v": i})
+        await store.aput(("notes",), f"new{i}", {"v": i})
+    assert reads == ([] if storage.swaps_on_value else ["n", "n"])
+    monkeypatch.undo()
+    item = await store.aget(("notes",), "n")
+    assert item is not None
+    assert item.value == {"v": 2}
+
+
+async def test_store_keeps_a_bounded_memory_of_what_it_wrote(tmp_path: Any) -> None:
+    """What a store remembers of the entries it wrote stays under KNOWN_BYTES; entries
+    over 1/64 of it are not kept; puts stay right either way."""
+    from radaros.integrations import langgraph
+    from radaros.storage import InMemoryStorage
+
+    async with InMemoryStorage() as storage:
+        store = RadarosStore(storage)
+        big = "x" * (langgraph.KNOWN_BYTES // 64)
+        await store.aput(("notes",), "big", {"text": big})
+        assert store._known_bytes == 0
+        middle = "x" * (langgraph.KNOWN_BYTES // 100)
+        for i in range(150):
+            await store.aput(("notes",), f"n{i}", {"text": middle})
+            assert 0 < store._known_bytes <= langgraph.KNOWN_BYTES
+        await store.aput(("notes",), "big", {"text": "small"})
+        await store.aput(("notes",), "n0", {"text": "again"})
+        found = [await store.aget(("notes",), key) for key in ("big", "n0")]
+        assert [item.value["text"] for item in found if item is not None] == ["small", "again"]
 
 
 def test_store_blocking_on_sync_storage(tmp_path: Any) -> None:

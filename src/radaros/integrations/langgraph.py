@@ -61,8 +61,9 @@ from langgraph.store.base import (
 )
 
 from radaros.integrations.bridge import Bridge
+from radaros.storage.codec import encode
 from radaros.storage.errors import SerializationError
-from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, KeyValue
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, UNREAD, KeyValue
 from radaros.storage.validate import (
     MAX_NAMESPACE_BYTES,
     check_namespace,
@@ -477,6 +478,9 @@ NEVER = timedelta.max
 """A ttl whose expiry falls after 9999-12-31: the storage's "never expires"."""
 SEEN_ITEMS = 10_000
 """Items a store remembers having seen, so their next put updates at once."""
+KNOWN_BYTES = 4 * 1024 * 1024
+"""JSON bytes of the entries a store last wrote that it keeps, so that their next put is
+one conditional write (no read first)."""
 ORDERING = {"$gt", "$gte", "$lt", "$lte"}
 OPERATORS = ORDERING | {"$eq", "$ne"}
 
@@ -505,7 +509,10 @@ class RadarosStore(BaseStore):
         self._storage = self._bridge.storage
         self._base = check_namespace(namespace) + "/"
         self.ttl_config = ttl
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # Items seen to exist, newest last, with the entry this store last wrote for each
+        # (and its JSON size) while it fits in KNOWN_BYTES, else None.
+        self._seen: OrderedDict[tuple[str, str], tuple[dict[str, Any], int] | None] = OrderedDict()
+        self._known_bytes = 0
 
     def batch(self, ops: Iterable[Op]) -> builtins.list[Result]:
         return self._bridge.run(self._batch(builtins.list(ops)))
@@ -535,10 +542,16 @@ class RadarosStore(BaseStore):
                 if op.value is not None and not isinstance(op.value, Mapping):
                     raise ValueError(f"a store value must be a dict, not {type(op.value).__name__}")
                 puts[(op.namespace, op.key)] = op  # the last put of an item wins
-        # Reads see the store as it was before this batch's puts (as LangGraph's own stores).
-        results: builtins.list[Result] = builtins.list(
-            await asyncio.gather(*(self._read(op) for op in ops))
-        )
+        # Reads see the store as it was before this batch's puts (as LangGraph's own stores),
+        # concurrently when there are several.
+        results: builtins.list[Result] = [None] * len(ops)
+        reads = [i for i, op in enumerate(ops) if not isinstance(op, PutOp)]
+        if len(reads) == 1:
+            results[reads[0]] = await self._read(ops[reads[0]])
+        elif reads:
+            found = await asyncio.gather(*(self._read(ops[i]) for i in reads))
+            for i, result in zip(reads, found, strict=True):
+                results[i] = result
         for op in puts.values():
             await self._write(op)
         return results
@@ -577,7 +590,7 @@ class RadarosStore(BaseStore):
         entry = await self._storage.get(name, op.key)
         if entry is None:
             return None
-        self._remember((name, op.key))
+        self._remember((name, op.key), entry)
         if entry["ttl"] is not None and self._refresh(op.refresh_ttl):
             await self._storage.touch(name, op.key, entry["ttl"] * 60)
         found: Item = _item(Item, op.namespace, op.key, entry)
@@ -602,7 +615,7 @@ class RadarosStore(BaseStore):
                     skip -= 1
                     continue
                 found.append(_item(SearchItem, labels, key, entry))
-                self._remember((name, key))
+                self._remember((name, key), entry)
                 if refresh and entry["ttl"] is not None:
                     await self._storage.touch(name, key, entry["ttl"] * 60)
                 if len(found) >= op.limit:
@@ -643,7 +656,7 @@ class RadarosStore(BaseStore):
     async def _write(self, op: PutOp) -> None:
         name = self._storage_namespace(op.namespace)
         if op.value is None:
-            self._seen.pop((name, op.key), None)
+            self._forget((name, op.key))
             await self._storage.delete(name, op.key)
             return
         now = datetime.now(timezone.utc).isoformat()
@@ -657,28 +670,48 @@ class RadarosStore(BaseStore):
         # would keep it; a ttl past 9999-12-31 means "never").
         ttl = NEVER if ttl_minutes is None else timedelta(minutes=ttl_minutes)
         item = (name, op.key)
+        # Most puts create: believing the item absent makes them one insert-if-absent.
+        # An item this store wrote last is believed to hold that entry: one conditional
+        # write. A wrong belief costs the read it skipped, never a lost write.
         if item not in self._seen:
-            # Most puts create: an insert-if-absent is one statement, created_at included.
-            fresh = {"value": value, "created_at": now, "updated_at": now, "ttl": ttl_minutes}
-            if await self._storage.add(name, op.key, fresh, ttl=ttl):
-                self._remember(item)
-                return
+            believed: Any = None
+        else:
+            known = self._seen[item]
+            believed = UNREAD if known is None else known[0]
 
         def replace(current: Any) -> Any:
             created = now if current is None else current["created_at"]
             return {"value": value, "created_at": created, "updated_at": now, "ttl": ttl_minutes}
 
-        await self._storage.update(name, op.key, replace, ttl=ttl)
-        self._remember(item)
+        written = await self._storage.update(name, op.key, replace, ttl=ttl, current=believed)
+        size = len(encode(written))
+        self._remember(item, written=(written, size) if size <= KNOWN_BYTES // 64 else None)
 
-    def _remember(self, item: tuple[str, str]) -> None:
-        """Note an item seen to exist: its next put updates at once (read, then a
-        conditional write) rather than trying an insert first. A hint only: both ways
-        are atomic, and a wrong guess costs a round trip, never a lost write."""
-        self._seen[item] = None
-        self._seen.move_to_end(item)
-        if len(self._seen) > SEEN_ITEMS:
-            self._seen.popitem(last=False)
+    def _remember(
+        self,
+        item: tuple[str, str],
+        read: Mapping[str, Any] | None = None,
+        written: tuple[dict[str, Any], int] | None = None,
+    ) -> None:
+        """Note an item seen to exist, within SEEN_ITEMS and KNOWN_BYTES: `read` is its
+        entry as just read (a different entry this store wrote is stale then), `written`
+        an entry this store just wrote, with its JSON size."""
+        known = self._seen.get(item)
+        if written is not None:
+            known = written
+        elif known is not None and (read is None or read != known[0]):
+            known = None
+        self._forget(item)
+        self._seen[item] = known
+        if known is not None:
+            self._known_bytes += known[1]
+        while len(self._seen) > SEEN_ITEMS or self._known_bytes > KNOWN_BYTES:
+            self._forget(next(iter(self._seen)))
+
+    def _forget(self, item: tuple[str, str]) -> None:
+        known = self._seen.pop(item, None)
+        if known is not None:
+            self._known_bytes -= known[1]
 
 
 def _item(kind: type[Any], namespace: tuple[str, ...], key: str, entry: Mapping[str, Any]) -> Any:

@@ -37,6 +37,7 @@ from radaros.storage.protocol import (
     NUMBER_DIGITS,
     SESSION_PREFIX,
     TTL,
+    UNREAD,
     Entry,
     TTLEntry,
     numbered_key,
@@ -455,6 +456,7 @@ class StorageDriver(Lifecycle):
         fn: Callable[[Any], Any] | Callable[[Any], Awaitable[Any]],
         *,
         ttl: TTL | None = None,
+        current: Any = UNREAD,
     ) -> Any:
         """Atomically store `fn(current_or_None)` and return it (as `get` would).
 
@@ -464,17 +466,26 @@ class StorageDriver(Lifecycle):
         its expiry. `fn` may return `KEEP` (nothing is written; the current value is
         returned) or `DELETE` (the entry is deleted, atomically with the read; None is
         returned).
+
+        `current` is the value you believe is stored (from a recent `get`, say; None:
+        absent). The first try then skips the read: `fn(current)` is written only if the
+        entry still holds exactly that value, in one round trip. A wrong belief costs
+        the read it skipped, never a wrong write; `fn` then also sees the real value.
+        MongoDB compares revisions, not values: there an existing entry is always read.
         """
         namespace, key = check_namespace(namespace), check_key(key)
         seconds = check_ttl(ttl)
         if not callable(fn):
             raise TypeError(f"fn must be callable, not {type(fn).__name__}")
+        believed = current if current is UNREAD or current is None else self._dump(current)
+        if believed is not None and not self.swaps_on_value:
+            believed = UNREAD
         await self._ready()
 
-        def apply(current: Any) -> Any:
-            return fn(None if current is None else self._load(current))
+        def apply(stored: Any) -> Any:
+            return fn(None if stored is None else self._load(stored))
 
-        stored = await self._update_loop(namespace, key, apply, _expiry_change(seconds))
+        stored = await self._update_loop(namespace, key, apply, _expiry_change(seconds), believed)
         return None if stored is None else self._load(stored)
 
     async def append(
@@ -583,12 +594,15 @@ class StorageDriver(Lifecycle):
         key: str,
         fn: Callable[[Any], Any],
         expiry: float | Keep | None,
+        believed: Any = UNREAD,
     ) -> Any:
         """Compare-and-swap `fn(current stored value or None)` until it sticks.
 
         Returns the stored value written (the current one for KEEP, None for DELETE or
         an absent entry left absent). `expiry` is seconds, None (never) or KEEP_EXPIRY (a
-        new entry then never expires).
+        new entry then never expires). `believed` (a stored form, or None: absent)
+        stands in for the first read; an answer that writes nothing (KEEP, or DELETE of
+        an absent entry) cannot confirm it, so that try reads after all.
 
         Tasks of this instance queue on a per-key lock, so only other instances and
         processes can make a swap fail; those retries back off with jitter.
@@ -597,15 +611,19 @@ class StorageDriver(Lifecycle):
             attempt = 0
             while True:
                 await self._ready()  # a close() between retries ends the loop
-                current = await self._call(self._get, namespace, key)
+                guessed = believed is not UNREAD
+                if guessed:
+                    current, believed = believed, UNREAD
+                else:
+                    current = await self._call(self._get, namespace, key)
                 result = fn(current)
                 if inspect.isawaitable(result):
                     result = await result
-                if result is KEEP:
+                if result is KEEP or (result is DELETE and current is None):
+                    if guessed:
+                        continue  # no write would confirm the belief: read after all
                     return current
                 if result is DELETE:
-                    if current is None:
-                        return None
                     stored = None
                     swapped = await self._call(self._delete_if, namespace, key, current)
                 elif current is None:
@@ -620,6 +638,8 @@ class StorageDriver(Lifecycle):
                 if swapped:
                     self._after_write()
                     return stored
+                if guessed:
+                    continue  # the belief was wrong, not a lost race: read at once
                 attempt += 1
                 if attempt in (16, 256):
                     logger.info(

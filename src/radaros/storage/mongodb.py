@@ -147,6 +147,8 @@ class MongoDBStorage(StorageDriver):
     max_value_bytes = 16 * 1024 * 1024 - 4096
 
     binds_event_loop = True
+    # Compare-and-swap is on the revision a read returns: `update` always reads first.
+    swaps_on_value = False
 
     def __init__(
         self,

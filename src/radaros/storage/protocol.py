@@ -30,6 +30,7 @@ __all__ = [
     "OPERATIONS",
     "SESSION_PREFIX",
     "TTL",
+    "UNREAD",
     "Entry",
     "KeyValue",
     "TTLEntry",
@@ -64,6 +65,8 @@ KEEP: Any = _Sentinel("KEEP")
 """Returned by an `update` function: write nothing (`update` returns the current value)."""
 DELETE: Any = _Sentinel("DELETE")
 """Returned by an `update` function: delete the entry, atomically with the read."""
+UNREAD: Any = _Sentinel("UNREAD")
+"""`update`'s default `current`: read the entry before calling the function."""
 
 
 class Entry(NamedTuple):
@@ -217,6 +220,7 @@ class KeyValue(Protocol):
         fn: Callable[[Any], Any] | Callable[[Any], Awaitable[Any]],
         *,
         ttl: TTL | None = None,
+        current: Any = UNREAD,
     ) -> Any:
         """Atomically store `fn(current or None)` and return it."""
 

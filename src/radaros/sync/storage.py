@@ -52,7 +52,7 @@ from radaros.sessions import ChatHistory, Sessions, Summaries
 from radaros.storage.base import StorageDriver
 from radaros.storage.errors import StorageClosedError, StorageError
 from radaros.storage.lifecycle import State
-from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, Entry, KeyValue, TTLEntry
+from radaros.storage.protocol import DEFAULT_PAGE_SIZE, TTL, UNREAD, Entry, KeyValue, TTLEntry
 from radaros.storage.schemes import open_storage as open_async_storage
 from radaros.sync.layers import (
     SyncChatHistory,
@@ -419,11 +419,17 @@ class SyncStorage:
         return self._run(self.storage.pop(namespace, key, default))
 
     def update(
-        self, namespace: str, key: str, fn: Callable[[Any], Any], *, ttl: TTL | None = None
+        self,
+        namespace: str,
+        key: str,
+        fn: Callable[[Any], Any],
+        *,
+        ttl: TTL | None = None,
+        current: Any = UNREAD,
     ) -> Any:
         """Atomically store `fn(current or None)`; `fn` may run more than once (on the
         storage's loop thread)."""
-        return self._run(self.storage.update(namespace, key, fn, ttl=ttl))
+        return self._run(self.storage.update(namespace, key, fn, ttl=ttl, current=current))
 
     def append(
         self,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 from typing import Any
 
 import pytest
 
 from radaros.storage import (
+    DELETE,
+    KEEP,
     Entry,
+    SerializationError,
     StorageDriver,
 )
 from radaros.storage.testing.support import NS, SuiteBase
@@ -101,6 +105,81 @@ class AtomicTests(SuiteBase):
 
         assert await storage.update(NS, "k", mutate) == {"a": [1, 2]}
         assert await storage.get(NS, "k") == {"a": [1, 2]}
+
+    async def test_update_on_a_right_belief_skips_the_read(
+        self, storage: StorageDriver, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With `current` right, fn runs once on it and the entry is not read first
+        (MongoDB, which swaps on revisions, reads an existing entry); with `ttl` the
+        entry gets the new expiry."""
+        await storage.set(NS, "k", {"n": 1})
+        reads: list[str] = []
+        read = storage._get
+
+        async def counted(namespace: str, key: str) -> Any:
+            reads.append(key)
+            return await read(namespace, key)
+
+        monkeypatch.setattr(storage, "_get", counted)
+        seen: list[Any] = []
+
+        def bump(value: Any) -> Any:
+            seen.append(value)
+            return {"n": (value or {"n": 0})["n"] + 1}
+
+        assert await storage.update(NS, "k", bump, ttl=60, current={"n": 1}) == {"n": 2}
+        assert await storage.update(NS, "new", bump, current=None) == {"n": 1}
+        assert seen == [{"n": 1}, None]
+        assert reads == ([] if storage.swaps_on_value else ["k"])
+        assert await storage.get(NS, "k") == {"n": 2}
+        assert await storage.get(NS, "new") == {"n": 1}
+        assert 0 < (await storage.ttl(NS, "k") or 0) <= 60
+        assert await storage.ttl(NS, "new") == math.inf
+
+    async def test_update_on_a_wrong_belief_uses_the_real_value(
+        self, storage: StorageDriver
+    ) -> None:
+        """A stale `current`, a present one for an absent entry and an absent one for a
+        present entry: fn then also runs on the real value, and that result is stored.
+        An answer that writes nothing is given for the real value, never the belief."""
+        seen: list[Any] = []
+
+        def plus_one(value: Any) -> Any:
+            seen.append(value)
+            return (value or 0) + 1
+
+        await storage.set(NS, "stale", 5)
+        assert await storage.update(NS, "stale", plus_one, current=4) == 6
+        assert await storage.update(NS, "absent", plus_one, current=4) == 1
+        assert await storage.update(NS, "stale", plus_one, current=None) == 7
+        believed = [4, 5, 4, None] if storage.swaps_on_value else [5, None]
+        assert seen == [*believed, None, 6]  # an absent belief is tried everywhere
+        assert await storage.get_many(NS, ["stale", "absent"]) == [7, 1]
+        assert await storage.update(NS, "stale", lambda v: KEEP, current=3) == 7
+        assert await storage.update(NS, "absent", lambda v: DELETE, current=None) is None
+        assert await storage.get(NS, "absent") is None
+
+    async def test_update_belief_is_checked_before_anything_is_written(
+        self, storage: StorageDriver
+    ) -> None:
+        """A `current` that is no JSON value raises SerializationError; fn never runs."""
+        await storage.set(NS, "k", 1)
+        with pytest.raises(SerializationError):
+            await storage.update(NS, "k", lambda v: 2, current={1, 2})
+        assert await storage.get(NS, "k") == 1
+
+    async def test_concurrent_updates_on_stale_beliefs_lose_no_increment(
+        self, peers: list[StorageDriver]
+    ) -> None:
+        """update(+1) with the same stale `current` from several instances and tasks
+        still counts every one."""
+        await peers[0].set(NS, "counter", 0)
+        tasks = [
+            peers[i % len(peers)].update(NS, "counter", lambda v: v + 1, current=0)
+            for i in range(60)
+        ]
+        assert sorted(await asyncio.gather(*tasks)) == list(range(1, 61))
+        assert await peers[0].get(NS, "counter") == 60
 
     async def test_append_builds_a_list_and_returns_length(self, storage: StorageDriver) -> None:
         """append starts an absent key as [], extends it, and returns the new length."""
