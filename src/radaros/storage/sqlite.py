@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from radaros.storage.base import StorageDriver, added
 from radaros.storage.codec import decode
@@ -149,22 +149,27 @@ class SqliteStorage(StorageDriver):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _run(self, work: Callable[[Connection], T], *, write: bool) -> asyncio.Future[T]:
+    def _run(
+        self, work: Callable[[Connection], T], *, write: bool, statement: bool = False
+    ) -> asyncio.Future[T]:
         """Queue `work(connection)` for the worker thread (writes inside a committed
         transaction); await the future for its result. A plain function returning the
         future, not a coroutine: this runs on every call."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._worker.submit(Job(work, write, loop, future))
+        self._worker.submit(Job(work, write, loop, future, statement))
         return future
 
-    def _run_blocking(self, work: Callable[[Connection], T], *, write: bool) -> T:
+    def _run_blocking(
+        self, work: Callable[[Connection], T], *, write: bool, statement: bool = False
+    ) -> T:
         """`_run` from a thread with no event loop: here when the worker is idle, else
         queued for it (the answer is waited for here)."""
+        ran, result = self._worker.run_here(work, write=write, statement=statement)
+        if ran:
+            return cast(T, result)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        job = Job(work, write, None, future)
-        if not self._worker.run_here(job):  # the worker is busy: queue behind its jobs
-            self._worker.submit(job)
+        self._worker.submit(Job(work, write, None, future, statement))  # behind its jobs
         return future.result()
 
     def _error_rules(self) -> list[ErrorRule]:
@@ -312,12 +317,14 @@ class SqliteStorage(StorageDriver):
     async def _put_many(
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
-        await self._run(self._put_many_work(namespace, items, ttl), write=True)
+        work = self._put_many_work(namespace, items, ttl)
+        await self._run(work, write=True, statement=len(items) == 1)
 
     def _put_many_blocking(
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
-        self._run_blocking(self._put_many_work(namespace, items, ttl), write=True)
+        work = self._put_many_work(namespace, items, ttl)
+        self._run_blocking(work, write=True, statement=len(items) == 1)
 
     def _put_many_work(
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None

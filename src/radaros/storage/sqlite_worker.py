@@ -54,6 +54,8 @@ class Job:
     is_write: bool
     loop: asyncio.AbstractEventLoop | None
     future: asyncio.Future[Any] | concurrent.futures.Future[Any]
+    is_statement: bool = False
+    """A write of one statement: alone, it needs no BEGIN and COMMIT of its own."""
 
 
 @dataclass
@@ -142,20 +144,22 @@ class Worker:
                 raise StorageClosedError("SqliteStorage is closed; create a new driver")
             self.jobs.put(job)
 
-    def run_here(self, job: Job) -> bool:
-        """Run a blocking caller's job in the caller's thread when the worker is idle
+    def run_here(
+        self, work: Callable[[Connection], T], *, write: bool, statement: bool = False
+    ) -> tuple[bool, T | None]:
+        """Run a blocking caller's work in the caller's thread when the worker is idle
         (nothing queued, nothing running): the same connection and transaction, without
-        the hand-off to the worker and back. False: queue it (the worker is busy)."""
+        the hand-off to the worker and back. (True, its result), or (False, None): queue
+        it (the worker is busy). Its exception propagates."""
         if not self.jobs.empty() or not self.busy.acquire(blocking=False):
-            return False
+            return False, None
         try:
-            if self.is_stopped or self.connection is None:
-                return False
-            if job.is_write:
-                self._run_writes([job])
-            else:
-                self._run_read(job)
-            return True
+            connection = self.connection
+            if self.is_stopped or connection is None:
+                return False, None
+            if write:
+                return True, self._write(connection, work, statement=statement)
+            return True, self._read(connection, work)
         finally:
             self.busy.release()
 
@@ -246,21 +250,49 @@ class Worker:
                     logger.log(level, "%s busy: %d retries, %.2f s", self.path, retries, waited)
                 return result
 
+    def _read(self, connection: Connection, work: Callable[[Connection], T]) -> T:
+        try:
+            return work(connection)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            return self._retry_busy(lambda: work(connection))
+
+    def _write(
+        self, connection: Connection, work: Callable[[Connection], T], *, statement: bool
+    ) -> T:
+        """`work` in a transaction of its own, committed: one statement is its own
+        transaction (autocommit; a busy lock makes it retry), more get BEGIN IMMEDIATE."""
+        if statement:
+            return self._retry_busy(lambda: work(connection))
+        self._retry_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
+        try:
+            result = work(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise
+        return result
+
     def _run_read(self, job: Job) -> None:
         try:
-            connection = self.connection or self._connection()
-            try:
-                result = job.work(connection)
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                result = self._retry_busy(lambda: job.work(connection))
+            result = self._read(self.connection or self._connection(), job.work)
         except BaseException as exc:
             _answer(job, error=exc)
         else:
             _answer(job, result)
 
     def _run_writes(self, batch: list[Job]) -> None:
+        if len(batch) == 1:
+            job = batch[0]
+            try:
+                result = self._write(self._connection(), job.work, statement=job.is_statement)
+            except BaseException as exc:
+                _answer(job, error=exc)
+            else:
+                _answer(job, result)
+            return
         try:
             connection = self._connection()
             self._retry_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
@@ -271,7 +303,7 @@ class Worker:
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             for job in batch:
-                outcomes.append(self._apply(connection, job, isolated=len(batch) > 1))
+                outcomes.append(self._apply(connection, job))
             connection.execute("COMMIT")
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -282,11 +314,8 @@ class Worker:
         _answer_all(batch, outcomes)
 
     @staticmethod
-    def _apply(
-        connection: Connection, job: Job, *, isolated: bool
-    ) -> tuple[Any, BaseException | None]:
-        if not isolated:
-            return job.work(connection), None
+    def _apply(connection: Connection, job: Job) -> tuple[Any, BaseException | None]:
+        """One job of a batch, in a savepoint: its failure undoes only its own work."""
         connection.execute("SAVEPOINT job")
         try:
             result = job.work(connection)
