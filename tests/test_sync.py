@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from radaros import InMemoryStorage, StorageClosedError, StorageError
 from radaros.sync import SyncStorage, open_storage
-from tests.support.drivers import DRIVERS, driver_factory
+from tests.support.drivers import DRIVERS, SERVER_DRIVERS, driver_factory
 
 
 @pytest.fixture(params=DRIVERS)
@@ -424,3 +424,120 @@ def test_bad_input_in_the_calling_thread_writes_nothing(embedded: SyncStorage) -
     with pytest.raises(TypeError):
         embedded.set_many("ns", ["not a pair"])  # type: ignore[list-item]
     assert embedded.get_many("ns", ["ok", "bad", "k"]) == [None, None, None]
+
+
+# -- a connection per calling thread (server drivers) ------------------------------------------
+
+TWINNED = [param for param in SERVER_DRIVERS if param.values[0] != "mongodb"]
+
+
+@pytest.fixture(params=TWINNED)
+def twinned(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., SyncStorage]:
+    """SyncStorages (with the given options) on one fresh PostgreSQL table or Redis prefix."""
+    make = driver_factory(request.param, tmp_path, request)
+    return lambda **options: SyncStorage(make(), **options)
+
+
+def test_server_point_calls_run_on_the_calling_threads_connection(
+    twinned: Callable[..., SyncStorage],
+) -> None:
+    """On PostgreSQL and Redis, get, set, delete and their batches answer while the loop
+    thread is held busy: they run on a connection of the calling thread."""
+    held, release = threading.Event(), threading.Event()
+
+    async def hold_the_loop() -> None:
+        held.set()
+        release.wait(timeout=60)  # blocks the loop thread on purpose
+
+    with twinned() as storage:
+        storage.set("ns", "warm", 0)  # opens this thread's connection
+        busy = storage.submit(hold_the_loop())
+        try:
+            assert held.wait(timeout=60)
+            storage.set("ns", "a", {"v": 1})
+            storage.set_many("ns", {"b": 2, "c": 3}, ttl=60)
+            assert storage.get("ns", "a") == {"v": 1}
+            assert storage.get_many("ns", ["a", "b", "zz"], 0) == [{"v": 1}, 2, 0]
+            assert storage.delete("ns", "a") is True
+            assert storage.delete_many("ns", ["b", "c", "zz"]) == 2
+            assert not busy.done()
+        finally:
+            release.set()
+        busy.result(timeout=60)
+        assert storage.count("ns") == 1  # through the loop thread, on the same data
+
+
+def test_at_most_thread_connections_threads_get_one_and_close_closes_them(
+    twinned: Callable[..., SyncStorage],
+) -> None:
+    """Six threads on a storage allowing two connections: all answers right, at most two
+    connections at any time, the connection of a thread that ended is closed when another
+    thread opens one, and close() closes the rest."""
+    with twinned(thread_connections=2) as storage:
+        assert storage._threads is not None
+        seen: list[Any] = []
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                for i in range(20):
+                    storage.set("ns", f"t{n}-{i}", i)
+                    assert storage.get("ns", f"t{n}-{i}") == i
+                seen.extend(storage._threads.twins.values())  # type: ignore[union-attr]
+            except BaseException as exc:
+                errors.append(exc)
+
+        for batch in ([0, 1, 2], [3, 4, 5]):
+            threads = [threading.Thread(target=work, args=(n,)) for n in batch]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert len(storage._threads.twins) <= 2
+        assert errors == []
+        assert storage.count("ns") == 6 * 20
+        first = seen[0]
+        assert first.is_closed  # its thread ended, and later threads opened theirs
+        left = list(storage._threads.twins.values())
+    assert all(twin.is_closed for twin in left)
+    assert all(twin.driver.is_closed for twin in {*seen, *left})
+
+
+async def test_server_calls_inside_a_running_loop_cross_to_the_loop_thread(
+    twinned: Callable[..., SyncStorage],
+) -> None:
+    """A thread running its own event loop cannot run a connection's loop: its calls cross
+    to the loop thread, and still work."""
+    with twinned() as storage:
+        storage.set("ns", "k", {"from": "a notebook"})
+        assert storage.get("ns", "k") == {"from": "a notebook"}
+        assert storage._threads is not None
+        assert storage._threads.twins == {}
+
+
+def test_thread_connections_is_checked() -> None:
+    for bad in (-1, 1.5, True, "8"):
+        with pytest.raises(ValueError, match="thread_connections"):
+            SyncStorage(InMemoryStorage(), thread_connections=bad)  # type: ignore[arg-type]
+    with SyncStorage(InMemoryStorage()) as storage:
+        assert storage._threads is None  # memory runs in the calling thread anyway
+
+
+def test_thread_connections_zero_keeps_every_call_on_the_loop_thread(
+    twinned: Callable[..., SyncStorage],
+) -> None:
+    with twinned(thread_connections=0) as storage:
+        assert storage._threads is None
+        storage.set("ns", "k", 1)
+        assert storage.get("ns", "k") == 1
+
+
+@pytest.mark.mongodb
+def test_mongodb_calls_cross_to_the_loop_thread(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PyMongo's monitors run on the client's loop between calls: MongoDB keeps one."""
+    with SyncStorage(driver_factory("mongodb", tmp_path, request)()) as storage:
+        assert storage._threads is None
+        storage.set("ns", "k", 1)
+        assert storage.get("ns", "k") == 1

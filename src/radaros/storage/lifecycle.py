@@ -81,6 +81,8 @@ class Lifecycle(Primitives):
         self._calls_in_flight = 0
         self._unreachable_since: float | None = None
         self._drained: asyncio.Event | None = None
+        self._made_with: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._sweeps = True
 
     # -- construction ------------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class Lifecycle(Primitives):
                 arguments, options = driver_arguments(cls, args[0], options)
                 args = (*arguments, *args[1:])
             init(self, *args, **options)
+            self._made_with = (args, options)  # the outermost constructor's, set last
 
         __init__.takes_url_options = True  # type: ignore[attr-defined]
         cls.__init__ = __init__  # type: ignore[method-assign]
@@ -125,6 +128,17 @@ class Lifecycle(Primitives):
         self._url = None
         self._owns_client = False
         return url_or_client
+
+    def _twin(self) -> Self | None:
+        """A new, unopened driver like this one, with `twin_options` (one connection), for
+        another thread's event loop; None for a borrowed client or a driver without
+        `twin_options`. It leaves expiry sweeps to this driver."""
+        if self.twin_options is None or self._url is None or self._made_with is None:
+            return None
+        args, options = self._made_with
+        twin = type(self)(*args, **{**options, **self.twin_options})
+        twin._sweeps = False
+        return twin
 
     def _source(self) -> str:
         """The URL (redacted), or that the client was borrowed."""
@@ -254,6 +268,8 @@ class Lifecycle(Primitives):
         """Now and then, delete expired entries in the background (bounded work per sweep)."""
         now = time.monotonic()
         if now - self._last_sweep < SWEEP_INTERVAL_S or self._sweeper is not None:
+            return
+        if not self._sweeps:
             return
         self._last_sweep = now
         self._sweeper = asyncio.get_running_loop().create_task(self._run_sweep())

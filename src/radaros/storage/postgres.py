@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from radaros.storage.base import StorageDriver
 from radaros.storage.errors import (
@@ -124,6 +124,7 @@ class PostgresStorage(StorageDriver):
     """
 
     requires_initialize = True
+    twin_options: ClassVar[dict[str, Any] | None] = {"min_size": 1, "max_size": 1}
     db_system = "postgresql"
     binds_event_loop = True
     max_value_bytes = 256 * 1024 * 1024

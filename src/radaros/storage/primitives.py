@@ -81,6 +81,9 @@ class Primitives(abc.ABC):
     """`db.system.name` in telemetry (the OpenTelemetry well-known value where there is one)."""
     serves_blocking: ClassVar[bool] = False
     """The driver has the blocking twins of its point primitives (see the module docs)."""
+    twin_options: ClassVar[dict[str, Any] | None] = None
+    """Options that give a copy of the driver one connection, for `SyncStorage` to open
+    one per calling thread (server drivers); None: it has no such copies."""
     swaps_on_value: ClassVar[bool] = True
     """`_replace_if` compares the stored form `_dump` makes, so a value the caller
     believes is stored can stand in for a read (`update(current=...)`)."""

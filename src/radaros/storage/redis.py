@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import radaros.storage.redis_scripts as lua
 from radaros.storage.base import StorageDriver
@@ -137,6 +137,7 @@ class RedisStorage(StorageDriver):
     """
 
     requires_initialize = True
+    twin_options: ClassVar[dict[str, Any] | None] = {"max_connections": 1}
     db_system = "redis"
     binds_event_loop = True
     max_value_bytes = 256 * 1024 * 1024

@@ -13,7 +13,8 @@ a driver binds to the loop it was opened on, and this loop is the only one it ev
 On memory and SQLite, `get`, `set`, `delete` and their batches skip that trip: once the
 driver is open they run in the calling thread (SQLite: a read on the thread's own read-only
 connection, a write handed straight to the worker thread), a few microseconds instead of a
-hop to the loop thread and back.
+hop to the loop thread and back. On PostgreSQL and Redis they run in the calling thread on
+a connection of that thread's own (`radaros.sync.threads`).
 So a `SyncStorage` is safe to share between threads, works where an event loop is already
 running in the calling thread (Jupyter), and never nests `asyncio.run`. Functions given to
 `update` run on that background thread, and cannot call the storage itself.
@@ -62,6 +63,7 @@ from radaros.sync.layers import (
     SyncSummaries,
     blocking,
 )
+from radaros.sync.threads import THREAD_CONNECTIONS, ThreadConnections
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -170,22 +172,36 @@ class _Loop:
 
 class SyncStorage:
     """A storage's methods, blocking: around any `KeyValue` (a driver, a `Scoped` view, an
-    instrumented one). `with` opens and closes; safe from many threads."""
+    instrumented one). `with` opens and closes; safe from many threads.
 
-    def __init__(self, storage: KeyValue) -> None:
+    `thread_connections`: how many calling threads get a connection of their own for
+    point calls on a server driver that has them (0: none; every call then crosses to
+    the loop thread)."""
+
+    def __init__(self, storage: KeyValue, *, thread_connections: int = THREAD_CONNECTIONS) -> None:
         if not isinstance(storage, KeyValue) or isinstance(storage, SyncStorage):
             raise TypeError(f"storage must be an async KeyValue, not {type(storage).__name__}")
+        if (
+            isinstance(thread_connections, bool)
+            or not isinstance(thread_connections, int)
+            or thread_connections < 0
+        ):
+            raise ValueError(f"thread_connections must be an int >= 0, not {thread_connections!r}")
         self.storage = storage
         self._owner: SyncStorage | None = None
-        self._direct = (
-            storage if isinstance(storage, StorageDriver) and storage.serves_blocking else None
+        driver = storage if isinstance(storage, StorageDriver) else None
+        self._direct = driver if driver is not None and driver.serves_blocking else None
+        self._threads = (
+            ThreadConnections(driver, thread_connections)
+            if driver is not None and driver.twin_options is not None and thread_connections
+            else None
         )
         self._loop = _Loop(f"radaros-sync-{type(storage).__name__}")
         self._lock = threading.Lock()
         # Dropped without close(): close the driver and end the thread (the finalizer
-        # holds the loop and the storage, never this object).
+        # holds the loop, the storage and the thread connections, never this object).
         self._finalizer: weakref.finalize[Any, Any] | None = weakref.finalize(
-            self, _release, self._loop, storage, repr(self)
+            self, _release, self._loop, storage, self._threads, repr(self)
         )
         self._finalizer.atexit = False  # at exit the daemon thread simply ends
 
@@ -199,7 +215,7 @@ class SyncStorage:
 
         view = SyncStorage.__new__(SyncStorage)
         view.storage = Scoped(self.storage, scope)
-        view._direct = None
+        view._direct, view._threads = None, None
         view._loop, view._lock, view._finalizer = self._loop, self._lock, None
         view._owner = self  # keeps this storage (and its finalizer) alive while in use
         return view
@@ -209,6 +225,20 @@ class SyncStorage:
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._loop.run(coroutine)
+
+    def _point(
+        self, make: Callable[[KeyValue], Coroutine[Any, Any, T]], *, write: bool = False
+    ) -> T:
+        """`make(storage)` run to its end: on this thread's own connection where the
+        storage has them (see `radaros.sync.threads`), else on the loop thread."""
+        threads = self._threads
+        if threads is None or self._loop.is_own_thread:
+            return self._run(make(self.storage))
+        self._loop.check_process()
+        result = threads.call(make, lambda: self._run(make(self.storage)))
+        if write:  # the storage's own driver sweeps expired entries, on its loop
+            threads.driver._sweep_from(self._loop.loop)
+        return result
 
     def _here(self) -> StorageDriver | None:
         """The driver, when this call can run in the calling thread: an open driver with
@@ -263,7 +293,7 @@ class SyncStorage:
             if os.getpid() != self._loop.pid:
                 self._loop.stop()
                 return
-            _close(self._loop, self.storage)
+            _close(self._loop, self.storage, self._threads)
 
     @property
     def is_closed(self) -> bool:
@@ -286,7 +316,7 @@ class SyncStorage:
         driver = self._here()
         if driver is not None:
             return driver._blocking_get(namespace, key, default)
-        return self._run(self.storage.get(namespace, key, default))
+        return self._point(lambda storage: storage.get(namespace, key, default))
 
     def set(self, namespace: str, key: str, value: Any, *, ttl: TTL | None = None) -> None:
         driver = self._here()
@@ -294,13 +324,13 @@ class SyncStorage:
             driver._blocking_set(namespace, key, value, ttl)
             driver._sweep_from(self._loop.loop)
             return
-        self._run(self.storage.set(namespace, key, value, ttl=ttl))
+        self._point(lambda storage: storage.set(namespace, key, value, ttl=ttl), write=True)
 
     def delete(self, namespace: str, key: str) -> bool:
         driver = self._here()
         if driver is not None:
             return driver._blocking_delete(namespace, key)
-        return self._run(self.storage.delete(namespace, key))
+        return self._point(lambda storage: storage.delete(namespace, key))
 
     def list(
         self,
@@ -330,7 +360,8 @@ class SyncStorage:
         driver = self._here()
         if driver is not None:
             return driver._blocking_get_many(namespace, keys, default)
-        return self._run(self.storage.get_many(namespace, builtins.list(keys), default))
+        wanted = builtins.list(keys)
+        return self._point(lambda storage: storage.get_many(namespace, wanted, default))
 
     def set_many(
         self,
@@ -345,13 +376,14 @@ class SyncStorage:
             driver._sweep_from(self._loop.loop)
             return
         pairs = dict(items) if isinstance(items, Mapping) else builtins.list(items)
-        self._run(self.storage.set_many(namespace, pairs, ttl=ttl))
+        self._point(lambda storage: storage.set_many(namespace, pairs, ttl=ttl), write=True)
 
     def delete_many(self, namespace: str, keys: Iterable[str]) -> int:
         driver = self._here()
         if driver is not None:
             return driver._blocking_delete_many(namespace, keys)
-        return self._run(self.storage.delete_many(namespace, builtins.list(keys)))
+        doomed = builtins.list(keys)
+        return self._point(lambda storage: storage.delete_many(namespace, doomed))
 
     @overload
     def scan(
@@ -505,9 +537,12 @@ class SyncStorage:
         return SyncChatHistory(self._run, history)
 
 
-def _close(loop: _Loop, driver: KeyValue) -> None:
-    """Close the driver on its loop (bounded by CLOSE_WAIT_S), then stop the loop."""
+def _close(loop: _Loop, driver: KeyValue, threads: ThreadConnections | None) -> None:
+    """Close the threads' connections, then the driver on its loop (bounded by
+    CLOSE_WAIT_S), then stop the loop."""
     try:
+        if threads is not None:
+            threads.close()
         future = loop.submit(driver.close())
         try:
             future.result(timeout=CLOSE_WAIT_S)
@@ -517,7 +552,7 @@ def _close(loop: _Loop, driver: KeyValue) -> None:
         loop.stop()
 
 
-def _release(loop: _Loop, driver: KeyValue, shown: str) -> None:
+def _release(loop: _Loop, driver: KeyValue, threads: ThreadConnections | None, shown: str) -> None:
     """A dropped, unclosed SyncStorage: release its driver and thread, and say so."""
     if loop.stopped or os.getpid() != loop.pid:
         return
@@ -525,5 +560,5 @@ def _release(loop: _Loop, driver: KeyValue, shown: str) -> None:
         loop.stop()
     else:
         with contextlib.suppress(Exception):
-            _close(loop, driver)
+            _close(loop, driver, threads)
     warnings.warn(f"unclosed {shown}: call close() or use with", ResourceWarning, stacklevel=1)
