@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from radaros import InMemoryStorage, StorageClosedError, StorageError
+from radaros import (
+    InMemoryStorage,
+    PostgresStorage,
+    RedisStorage,
+    StorageClosedError,
+    StorageError,
+)
 from radaros.sync import SyncStorage, open_storage
 from tests.support.drivers import DRIVERS, SERVER_DRIVERS, driver_factory
 
@@ -513,6 +519,28 @@ async def test_server_calls_inside_a_running_loop_cross_to_the_loop_thread(
         assert storage.get("ns", "k") == {"from": "a notebook"}
         assert storage._threads is not None
         assert storage._threads.twins == {}
+
+
+def test_a_thread_whose_connection_cannot_open_crosses_to_the_loop_thread(
+    twinned: Callable[..., SyncStorage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a thread's own connection fails to open (here: a port nothing listens on),
+    its calls still work, through the loop thread, and nothing is left open."""
+    with twinned() as storage:
+        threads = storage._threads
+        assert threads is not None
+        driver = threads.driver
+        unreachable = (
+            PostgresStorage("postgresql://127.0.0.1:1/none", connect_timeout_s=2)
+            if isinstance(driver, PostgresStorage)
+            else RedisStorage("redis://127.0.0.1:1", connect_timeout_s=2)
+        )
+        monkeypatch.setattr(driver, "_twin", lambda: unreachable)
+        storage.set("ns", "k", 1)
+        assert storage.get("ns", "k") == 1
+        assert threads.twins == {}
+        assert threads.opening == 0
+        assert unreachable.is_closed
 
 
 def test_thread_connections_is_checked() -> None:

@@ -111,20 +111,21 @@ class ThreadConnections:
         if driver is None:
             return None
         opened = _Twin(threading.current_thread(), driver)
+        keep = False
         try:
             opened.loop.run_until_complete(driver.initialize())
-            is_open = True
+            keep = True
         except Exception:
-            is_open = False
-        with self.lock:
-            self.opening -= 1
-            keep = is_open and not self.is_closed
-            if keep:
-                self.twins[opened.thread] = opened
-        if not keep:
-            opened.close()
-            return None
-        return opened
+            return None  # this thread crosses; the storage's own driver reports the cause
+        finally:
+            with self.lock:
+                self.opening -= 1
+                keep = keep and not self.is_closed
+                if keep:
+                    self.twins[opened.thread] = opened
+            if not keep:
+                opened.close()
+        return opened if keep else None
 
     def close(self) -> None:
         """Close every twin (waiting for a call in flight on each). Idempotent."""
