@@ -1,0 +1,88 @@
+"""Where a MongoDB point read spends its time: radaros's `get` beside PyMongo's `find_one`
+in the shapes that separate it from the simplest code, on one server.
+
+    python -m benchmarks.mongo_lookups [--rounds 5] [--ops 200]
+
+`RADAROS_BENCH_MONGODB_URL` picks the server; otherwise a SecantusDB server is started.
+Shapes, each on a collection of 1,000 documents:
+
+- radaros `get` (its document: `ns`, `k`, `e`, `r` and the value);
+- `find_one({ns, k, e > now})`, radaros's own query sent by PyMongo;
+- `find_one({ns, k})`, the same without the expiry predicate;
+- `find_one({_id})` on a collection keyed by `_id` holding only the value (the simplest).
+
+Prints the median latency of each over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from radaros.storage import MongoDBStorage
+
+VALUE = {"role": "assistant", "content": "The quick brown fox jumps over the lazy dog."}
+FIELDS = {"_id": 1, "v": 1, "j": 1, "r": 1}
+
+
+async def measure(url: str, rounds: int, ops: int) -> dict[str, float]:
+    from pymongo import AsyncMongoClient
+
+    async with MongoDBStorage(url, collection="bench_lookups") as storage:
+        await storage.set_many("ns", {f"k{i}": VALUE for i in range(1000)})
+        collection = storage._live_collection()
+        client: Any = AsyncMongoClient(url)
+        simplest = client["bench"]["bench_lookups_simplest"]
+        await simplest.drop()
+        await simplest.insert_many([{"_id": f"k{i}", "v": VALUE} for i in range(1000)])
+        now = dt.datetime.now(dt.timezone.utc)
+        shapes: dict[str, Callable[[], Awaitable[Any]]] = {
+            "radaros get": lambda: storage.get("ns", "k500"),
+            "find_one {ns, k, e > now}": lambda: collection.find_one(
+                {"ns": "ns", "k": "k500", "e": {"$gt": now}}, FIELDS
+            ),
+            "find_one {ns, k}": lambda: collection.find_one({"ns": "ns", "k": "k500"}, FIELDS),
+            "find_one {_id} (simplest)": lambda: simplest.find_one({"_id": "k500"}),
+        }
+        latencies: dict[str, list[float]] = {name: [] for name in shapes}
+        for _ in range(rounds):
+            for name, call in shapes.items():
+                started = time.perf_counter()
+                for _ in range(ops):
+                    await call()
+                latencies[name].append((time.perf_counter() - started) / ops * 1e6)
+        await simplest.drop()
+        await client.close()
+        await collection.drop()
+    return {name: statistics.median(values) for name, values in latencies.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ops", type=int, default=200)
+    args = parser.parse_args()
+    url = os.environ.get("RADAROS_BENCH_MONGODB_URL")
+    server = None
+    if url is None:
+        from tests.support.servers import SecantusServer
+
+        server = SecantusServer()
+        url = server.url + "bench"
+    try:
+        figures = asyncio.run(measure(url, args.rounds, args.ops))
+    finally:
+        if server is not None:
+            server.close()
+    for name, microseconds in figures.items():
+        print(f"{name:28} {microseconds:8.1f} µs")
+
+
+if __name__ == "__main__":
+    main()
