@@ -284,30 +284,20 @@ class Worker:
             _answer(job, result)
 
     def _run_writes(self, batch: list[Job]) -> None:
-        if len(batch) == 1:
-            job = batch[0]
-            try:
-                result = self._write(self._connection(), job.work, statement=job.is_statement)
-            except BaseException as exc:
-                _answer(job, error=exc)
-            else:
-                _answer(job, result)
-            return
+        """One job alone in its transaction; several in one, each in a savepoint."""
+        outcomes: list[tuple[Any, BaseException | None]]
         try:
             connection = self._connection()
-            self._retry_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
+            if len(batch) == 1:
+                job = batch[0]
+                outcomes = [(self._write(connection, job.work, statement=job.is_statement), None)]
+            else:
+                outcomes = self._write(
+                    connection,
+                    lambda connection: [self._apply(connection, job) for job in batch],
+                    statement=False,
+                )
         except BaseException as exc:
-            for job in batch:
-                _answer(job, error=exc)
-            return
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            for job in batch:
-                outcomes.append(self._apply(connection, job))
-            connection.execute("COMMIT")
-        except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("ROLLBACK")
             for job in batch:
                 _answer(job, error=exc)
             return
