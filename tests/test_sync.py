@@ -288,29 +288,35 @@ def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncSto
         yield opened
 
 
-def test_point_calls_do_not_wait_for_the_loop_thread(embedded: SyncStorage) -> None:
-    """get, set, delete and their batches answer while the loop thread is held busy; the
-    other methods still run there."""
+def point_calls_beside_a_held_loop(storage: SyncStorage) -> None:
+    """Hold the storage's loop thread busy, and meanwhile run get, set, delete and their
+    batches: they must all answer before the loop is let go."""
     held, release = threading.Event(), threading.Event()
 
     async def hold_the_loop() -> None:
         held.set()
         release.wait(timeout=60)  # blocks the loop thread on purpose
 
-    busy = embedded.submit(hold_the_loop())
+    busy = storage.submit(hold_the_loop())
     try:
         assert held.wait(timeout=60)
-        embedded.set("ns", "a", {"v": 1})
-        embedded.set_many("ns", {"b": 2, "c": 3}, ttl=60)
-        assert embedded.get("ns", "a") == {"v": 1}
-        assert embedded.get_many("ns", ["a", "b", "zz"], 0) == [{"v": 1}, 2, 0]
-        assert embedded.delete("ns", "a") is True
-        assert embedded.delete_many("ns", ["b", "c", "zz"]) == 2
-        assert embedded.get("ns", "a") is None
+        storage.set("ns", "a", {"v": 1})
+        storage.set_many("ns", {"b": 2, "c": 3}, ttl=60)
+        assert storage.get("ns", "a") == {"v": 1}
+        assert storage.get_many("ns", ["a", "b", "zz"], 0) == [{"v": 1}, 2, 0]
+        assert storage.delete("ns", "a") is True
+        assert storage.delete_many("ns", ["b", "c", "zz"]) == 2
+        assert storage.get("ns", "a") is None
         assert not busy.done()  # all of that ran beside the held loop
     finally:
         release.set()
     busy.result(timeout=60)
+
+
+def test_point_calls_do_not_wait_for_the_loop_thread(embedded: SyncStorage) -> None:
+    """get, set, delete and their batches answer while the loop thread is held busy; the
+    other methods still run there."""
+    point_calls_beside_a_held_loop(embedded)
     assert embedded.count("ns") == 0  # through the loop thread again
 
 
@@ -449,27 +455,9 @@ def test_server_point_calls_run_on_the_calling_threads_connection(
 ) -> None:
     """On PostgreSQL and Redis, get, set, delete and their batches answer while the loop
     thread is held busy: they run on a connection of the calling thread."""
-    held, release = threading.Event(), threading.Event()
-
-    async def hold_the_loop() -> None:
-        held.set()
-        release.wait(timeout=60)  # blocks the loop thread on purpose
-
     with twinned() as storage:
         storage.set("ns", "warm", 0)  # opens this thread's connection
-        busy = storage.submit(hold_the_loop())
-        try:
-            assert held.wait(timeout=60)
-            storage.set("ns", "a", {"v": 1})
-            storage.set_many("ns", {"b": 2, "c": 3}, ttl=60)
-            assert storage.get("ns", "a") == {"v": 1}
-            assert storage.get_many("ns", ["a", "b", "zz"], 0) == [{"v": 1}, 2, 0]
-            assert storage.delete("ns", "a") is True
-            assert storage.delete_many("ns", ["b", "c", "zz"]) == 2
-            assert not busy.done()
-        finally:
-            release.set()
-        busy.result(timeout=60)
+        point_calls_beside_a_held_loop(storage)
         assert storage.count("ns") == 1  # through the loop thread, on the same data
 
 

@@ -33,6 +33,7 @@ from langgraph.types import Command, interrupt  # noqa: E402
 
 from radaros.integrations.langgraph import RadarosSaver, RadarosStore  # noqa: E402
 from radaros.storage import SerializationError, StorageDriver  # noqa: E402
+from radaros.storage.testing.support import count_reads  # noqa: E402
 from radaros.sync import SyncStorage  # noqa: E402
 
 _suites = itertools.count()
@@ -469,14 +470,7 @@ async def test_store_puts_an_item_it_wrote_without_reading_it(
     """Puts of new items and repeated puts of one item read nothing first (on MongoDB,
     which swaps on revisions, a repeated put reads the item)."""
     store = RadarosStore(storage)
-    reads: list[str] = []
-    read = storage._get
-
-    async def counted(namespace: str, key: str) -> Any:
-        reads.append(key)
-        return await read(namespace, key)
-
-    monkeypatch.setattr(storage, "_get", counted)
+    reads = count_reads(storage, monkeypatch)
     for i in range(3):
         await store.aput(("notes",), "n", {"v": i})
         await store.aput(("notes",), f"new{i}", {"v": i})

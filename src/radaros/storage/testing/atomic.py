@@ -16,7 +16,7 @@ from radaros.storage import (
     SerializationError,
     StorageDriver,
 )
-from radaros.storage.testing.support import NS, SuiteBase
+from radaros.storage.testing.support import NS, SuiteBase, count_reads
 
 __all__ = ["AtomicTests"]
 
@@ -113,14 +113,7 @@ class AtomicTests(SuiteBase):
         (MongoDB, which swaps on revisions, reads an existing entry); with `ttl` the
         entry gets the new expiry."""
         await storage.set(NS, "k", {"n": 1})
-        reads: list[str] = []
-        read = storage._get
-
-        async def counted(namespace: str, key: str) -> Any:
-            reads.append(key)
-            return await read(namespace, key)
-
-        monkeypatch.setattr(storage, "_get", counted)
+        reads = count_reads(storage, monkeypatch)
         seen: list[Any] = []
 
         def bump(value: Any) -> Any:

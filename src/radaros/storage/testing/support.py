@@ -11,18 +11,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from radaros.storage import StorageDriver
 
-__all__ = ["NS", "TTL_S", "Factory", "SuiteBase", "wait_until_expired"]
+__all__ = ["NS", "TTL_S", "Factory", "SuiteBase", "count_reads", "wait_until_expired"]
 
 Factory = Callable[[], StorageDriver]
 NS = "conformance"
 TTL_S = 0.4
 CLOCK_MARGIN_S = 0.05
 """Added to every expiry wait: server clocks and rounding of stored expiries."""
+
+
+def count_reads(storage: StorageDriver, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys the driver's `_get` primitive reads from now on (until the monkeypatch
+    is undone): what shows that a call skipped a read."""
+    reads: list[str] = []
+    read = storage._get
+
+    async def counted(namespace: str, key: str) -> Any:
+        reads.append(key)
+        return await read(namespace, key)
+
+    monkeypatch.setattr(storage, "_get", counted)
+    return reads
 
 
 async def wait_until_expired(deadline: float) -> None:
