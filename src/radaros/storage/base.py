@@ -150,7 +150,8 @@ class StorageDriver(Lifecycle):
         if bounds is None or limit == 0:
             return []
         rows = await self._call(self._page, namespace, *bounds, None, limit, reverse)
-        return [Entry(row[0], self._load(row[1])) for row in rows]
+        keys, values = [row[0] for row in rows], self._load_many([row[1] for row in rows])
+        return builtins.list(map(Entry._make, zip(keys, values, strict=True)))
 
     # -- expiry ------------------------------------------------------------------------------
 

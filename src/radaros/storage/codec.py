@@ -17,12 +17,20 @@ The two encoders can spell a float differently (`1e+16` and `1e16`): the same nu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from radaros.storage.errors import SerializationError, ValueTooLargeError
 
-__all__ = ["MAX_DEPTH", "check_value", "decode", "encode", "stdlib_decode", "stdlib_encode"]
+__all__ = [
+    "MAX_DEPTH",
+    "check_value",
+    "decode",
+    "decode_many",
+    "encode",
+    "stdlib_decode",
+    "stdlib_encode",
+]
 
 MAX_DEPTH = 256
 """Deepest nesting accepted; deeper values are refused rather than risk a RecursionError."""
@@ -162,7 +170,7 @@ def stdlib_decode(raw: str | bytes) -> Any:
         raise SerializationError(f"stored value is not valid JSON: {exc}") from None
 
 
-def _make_fast_decode() -> Callable[[str | bytes], Any] | None:
+def _make_fast_decoders() -> tuple[Callable[[str | bytes], Any], Callable[..., list[Any]]] | None:
     try:
         import orjson
     except ImportError:
@@ -176,8 +184,21 @@ def _make_fast_decode() -> Callable[[str | bytes], Any] | None:
         except error as exc:
             raise SerializationError(f"stored value is not valid JSON: {exc}") from None
 
-    return fast_decode
+    def fast_decode_many(raws: Sequence[str | bytes]) -> list[Any]:
+        try:
+            return [loads(raw) for raw in raws]
+        except error as exc:
+            raise SerializationError(f"stored value is not valid JSON: {exc}") from None
+
+    return fast_decode, fast_decode_many
 
 
-decode: Callable[[str | bytes], Any] = _make_fast_decode() or stdlib_decode
+def stdlib_decode_many(raws: Sequence[str | bytes]) -> list[Any]:
+    return [stdlib_decode(raw) for raw in raws]
+
+
+decode: Callable[[str | bytes], Any]
 """Decode stored JSON text; SerializationError for anything `encode` would not write."""
+decode_many: Callable[[Sequence[str | bytes]], list[Any]]
+"""`decode` of each stored text, in order: one call for a page of values."""
+decode, decode_many = _make_fast_decoders() or (stdlib_decode, stdlib_decode_many)

@@ -216,6 +216,9 @@ class MongoDBStorage(StorageDriver):
     def _load(self, stored: _Stored) -> Any:
         return decode(stored.text) if stored.text is not None else stored.native
 
+    def _load_many(self, stored: Sequence[_Stored]) -> list[Any]:
+        return [self._load(one) for one in stored]
+
     @staticmethod
     def _from_document(document: dict[str, Any]) -> _Stored:
         return _Stored(document.get("v"), document.get("j"), document.get("r"), document["_id"])

@@ -8,9 +8,9 @@ backend. An expiry after 9999-12-31 has already become None: `math.inf` never re
 primitive.
 
 The stored form of a value is what `_dump(value)` makes: by default the strict JSON text
-from `codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`/`_load`
-to keep another form (MongoDB keeps readable documents), as long as `_dump` applies the
-codec's checks and `_replace_if` can compare what `_get` returned.
+from `codec.encode` (SQL drivers keep exactly that). A driver may override `_dump`, `_load`
+and `_load_many` to keep another form (MongoDB keeps readable documents), as long as
+`_dump` applies the codec's checks and `_replace_if` can compare what `_get` returned.
 
 Required primitives: `_get`, `_put_many`, `_delete_many`, `_page`, `_add`, `_replace_if`,
 `_delete_if`, `_touch`, `_namespaces`, `_close`. Optional, with generic bodies here (override for
@@ -48,7 +48,7 @@ import builtins
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Final
 
-from radaros.storage.codec import decode, encode
+from radaros.storage.codec import decode, decode_many, encode
 from radaros.storage.errors import ErrorRule
 from radaros.storage.protocol import DEFAULT_PAGE_SIZE
 from radaros.storage.url import split_query
@@ -125,6 +125,10 @@ class Primitives(abc.ABC):
     def _load(self, stored: Any) -> Any:
         """The value of a stored form; a fresh object every time (copy semantics)."""
         return decode(stored)
+
+    def _load_many(self, stored: Sequence[Any]) -> builtins.list[Any]:
+        """`_load` of each stored form, in order (a page of values in one call)."""
+        return decode_many(stored)
 
     async def _initialize(self) -> None:  # noqa: B027 (an optional hook, empty by design)
         """Create what the backend needs; called once, under a lock."""

@@ -32,9 +32,12 @@ byte by byte, and UTF-8 byte order is code point order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import math
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import radaros.storage.redis_scripts as lua
 from radaros.storage.base import StorageDriver
@@ -46,16 +49,22 @@ from radaros.storage.errors import (
     StorageConnectionError,
     StorageError,
 )
+from radaros.storage.pool import ConnectionStack
 from radaros.storage.primitives import Keep
 from radaros.storage.redis_scripts import Script, Scripts
 from radaros.storage.url import database_in, take_options
 from radaros.storage.validate import check_durations, prefix_upper_bound
 
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _timeout
+else:  # redis-py depends on async-timeout before Python 3.11.3
+    from async_timeout import timeout as _timeout
+
 if TYPE_CHECKING:
     from types import ModuleType
 
     from redis.asyncio import Redis, RedisCluster
-    from redis.commands.core import AsyncScript
+    from redis.asyncio.connection import AbstractConnection
 
     Client = Redis | RedisCluster
 
@@ -93,6 +102,28 @@ def _import_redis() -> ModuleType:
     except ImportError:
         raise ImportError("RedisStorage needs redis-py: pip install 'radaros[redis]'") from None
     return redis
+
+
+def _pack_in_python(args: tuple[Any, ...]) -> bytes:
+    """A command in RESP, as redis-py and hiredis write it (str as UTF-8, numbers by repr),
+    for the arguments radaros sends: str, int and float."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if type(arg) is str else repr(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _packer() -> Callable[[tuple[Any, ...]], bytes]:
+    try:
+        from hiredis import pack_command
+    except ImportError:
+        return _pack_in_python
+    return cast("Callable[[tuple[Any, ...]], bytes]", pack_command)
+
+
+_pack = _packer()
+"""Command encoding, a third of redis-py's cost (hiredis's when installed)."""
 
 
 def _milliseconds(ttl: float | None) -> float:
@@ -168,17 +199,19 @@ class RedisStorage(StorageDriver):
         self._is_cluster = cluster
         self._index = f"{prefix}:namespaces"
         self._layout = Scripts(prefix, cluster)
+        self._max_connections = max_connections
+        self._timeout_s = timeout_s
         self._options: dict[str, Any] = {
             "decode_responses": True,
             "max_connections": max_connections,
             "socket_connect_timeout": connect_timeout_s,
             "socket_timeout": timeout_s,
         }
-        self._scripts: dict[Script, AsyncScript] = {}
+        self._stack: ConnectionStack[AbstractConnection] | None = None
+        self._dropping: set[asyncio.Task[None]] = set()
         self._sweep_after = ""
-        self._pool: Any = None
-        # Beyond max_connections, calls wait here (redis-py's cluster client would raise
-        # MaxConnectionsError instead of waiting for a free connection).
+        # Beyond max_connections, client calls wait here (redis-py's cluster client would
+        # raise MaxConnectionsError instead of waiting for a free connection).
         self._slots = asyncio.Semaphore(max_connections)
 
     @classmethod
@@ -198,9 +231,6 @@ class RedisStorage(StorageDriver):
     def _describe(self) -> str:
         topology = "cluster" if self._is_cluster else "standalone"
         return f"{self._source()} {topology} prefix={self._prefix}"
-
-    def _holds_resources(self) -> bool:
-        return self._client is not None and self._owns_client
 
     def _error_rules(self) -> list[ErrorRule]:
         errors = self._redis.exceptions
@@ -238,62 +268,112 @@ class RedisStorage(StorageDriver):
 
     async def _initialize(self) -> None:
         redis = self._redis
-        if self._client is None:
-            retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
-            if self._is_cluster:
-                self._client = redis.asyncio.RedisCluster.from_url(
-                    self._url, retry=retry, **self._options
-                )
+        retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
+        if self._is_cluster and self._client is None:
+            self._client = redis.asyncio.RedisCluster.from_url(
+                self._url, retry=retry, **self._options
+            )
+        elif self._client is None and self._stack is None:
+            # A standalone server gets connections of radaros's own, commands sent on them
+            # directly: redis-py's client adds a pool checkout, retry and metrics wrapper
+            # per command (about a third of a round trip here). redis-py's pool only parses
+            # the URL and makes the connections (TLS, auth, db, RESP version included).
+            # No socket_timeout on them: `_command` bounds each call with one timer instead
+            # of redis-py's per-send `wait_for`, which starts a task on Python < 3.12.
+            options = {**self._options, "socket_timeout": None, "retry": retry}
+            factory = redis.asyncio.ConnectionPool.from_url(self._url, **options)
+            stack: ConnectionStack[AbstractConnection] = ConnectionStack(
+                lambda: self._connect(factory),
+                is_closed=lambda connection: not connection.is_connected,
+                close=lambda connection: connection.disconnect(),
+                terminate=self._drop,
+                min_size=1,
+                max_size=self._max_connections,
+                acquire_timeout_s=self._timeout_s,
+            )
+            try:
+                async with _timeout(self._timeout_s):
+                    await stack.fill()
+            except BaseException:
+                stack.terminate()
+                raise
+            self._stack = stack
+        if self._client is not None:
+            await self._client.ping()
+        # Loaded now, so that no call pays for a NOSCRIPT reply (a primary promoted by a
+        # failover may still lack them: `_run` then sends the source once).
+        for script in lua.ALL:
+            if self._client is not None:
+                await self._client.script_load(script.source)
             else:
-                # `_slots` already keeps calls within max_connections, so the pool never
-                # runs out and can be the plain one (no wait, no timer per call).
-                self._pool = redis.asyncio.ConnectionPool.from_url(
-                    self._url, retry=retry, **self._options
-                )
-                self._client = redis.asyncio.Redis(connection_pool=self._pool, retry=retry)
-        client = self._live_client()
-        self._scripts = {script: client.register_script(script.source) for script in lua.ALL}
-        await client.ping()
-        # Loaded now, so that no call pays for a NOSCRIPT reply and a reload (a primary
-        # promoted by a failover may still lack them: redis-py then reloads on NOSCRIPT).
-        for script in self._scripts.values():
-            await client.script_load(script.script)
+                await self._command("SCRIPT", "LOAD", script.source)
+
+    @staticmethod
+    async def _connect(factory: Any) -> AbstractConnection:
+        connection: AbstractConnection = factory.make_connection()
+        await connection.connect()  # type: ignore[no-untyped-call]
+        return connection
+
+    def _drop(self, connection: AbstractConnection) -> None:
+        """Cut a connection from synchronous code (closing, or a failed call's)."""
+        if not connection.is_connected:
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing left to close on
+            task = asyncio.get_running_loop().create_task(connection.disconnect(nowait=True))
+            self._dropping.add(task)
+            task.add_done_callback(self._dropping.discard)
 
     async def _close(self) -> None:
         client, self._client = self._client, None
-        pool, self._pool = self._pool, None
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await self._release(stack, stack.close, stack.terminate)
+        if client is not None:
+            await self._release(client, client.aclose, lambda: None)
 
-        async def close() -> None:
-            await client.aclose()  # type: ignore[union-attr]
-            if pool is not None:
-                await pool.disconnect()
+    def _holds_resources(self) -> bool:
+        return self._owns_client and (self._client is not None or self._stack is not None)
 
-        await self._release(client, close, lambda: None)
-
-    def _live_client(self) -> Client:
-        client = self._client
-        if client is None:
-            raise StorageClosedError(f"{self!r} is closed")
-        return client
+    async def _command(self, *args: Any) -> Any:
+        """One command and its reply: on a connection of the stack, or through the client."""
+        stack = self._stack
+        if stack is None:
+            client = self._client
+            if client is None:
+                raise StorageClosedError(f"{self!r} is closed")
+            async with self._slots:
+                if self._client is not client:  # closed while this call waited for a slot
+                    raise StorageClosedError(f"{self!r} is closed")
+                return await client.execute_command(*args)
+        # One timer bounds the whole call: waiting for a connection, opening one (its
+        # handshake has no socket timeout either), the command and its reply.
+        async with _timeout(self._timeout_s):
+            connection = stack.take_idle() or await stack.acquire()
+            try:
+                await connection.send_packed_command(_pack(args))
+                reply = await connection.read_response()
+            except BaseException as exc:
+                # An error reply leaves the connection in step; anything else (a timeout,
+                # a cancellation, a lost socket) may leave a reply unread: it goes.
+                is_reply = isinstance(exc, self._redis.exceptions.ResponseError)
+                stack.release(connection, reusable=is_reply)
+                raise
+        stack.release(connection)
+        return reply
 
     async def _run(self, script: Script, namespace: str, *args: Any) -> Any:
-        """Run one script on the namespace's slot: one round trip."""
-        loaded = self._scripts[script]
+        """Run one script on the namespace's slot: one round trip (two if the server lost
+        its script cache, as a freshly promoted replica may have)."""
         keys = self._layout.keys(namespace, writes=script.writes)
-        return await self._bounded(lambda client: loaded(keys, [namespace, *args], client=client))
-
-    async def _bounded(self, call: Callable[[Client], Awaitable[Any]]) -> Any:
-        """`call(client)`, at most max_connections at a time."""
-        client = self._live_client()
-        async with self._slots:
-            if self._client is not client:  # closed while this call waited for a slot
-                raise StorageClosedError(f"{self!r} is closed")
-            return await call(client)
+        try:
+            return await self._command("EVALSHA", script.sha, len(keys), *keys, namespace, *args)
+        except self._redis.exceptions.NoScriptError:
+            return await self._command("EVAL", script.source, len(keys), *keys, namespace, *args)
 
     async def _remember(self, namespace: str, is_fresh: Any) -> None:
         """Cluster: a write that filled an empty namespace lists it in the index."""
         if is_fresh == 1 and self._is_cluster:
-            await self._bounded(lambda client: client.zadd(self._index, {namespace: 0}))
+            await self._command("ZADD", self._index, 0, namespace)
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -344,11 +424,12 @@ class RedisStorage(StorageDriver):
             if len(reply) == 3:
                 rows.extend(zip(found, reply[1], map(_seconds, reply[2]), strict=True))
             elif found:  # nothing in the namespace expires
-                rows.extend(
-                    (key, value, math.inf)
-                    for key, value in zip(found, reply[1], strict=True)
-                    if value is not None
-                )
+                values = reply[1]
+                if None in values:  # a value deleted behind radaros's back: skipped
+                    pairs = zip(found, values, strict=True)
+                    rows.extend((k, v, math.inf) for k, v in pairs if v is not None)
+                else:
+                    rows.extend(zip(found, values, itertools.repeat(math.inf)))
             if len(found) < wanted or (limit is not None and len(rows) >= limit):
                 return rows
             after = found[-1]
@@ -390,8 +471,8 @@ class RedisStorage(StorageDriver):
 
     async def _index_range(self, start: str, stop: str, count: int) -> list[str]:
         """Up to `count` names from the namespace index, in order, within the bounds."""
-        names: list[str] = await self._bounded(
-            lambda client: client.zrangebylex(self._index, start, stop, start=0, num=count)
+        names: list[str] = await self._command(
+            "ZRANGEBYLEX", self._index, start, stop, "LIMIT", 0, count
         )
         return names
 
@@ -442,8 +523,8 @@ class RedisStorage(StorageDriver):
             removed += int(purged)
             if self._is_cluster and not has_keys:
                 # Unlist, then look again: a write that refilled it meanwhile is listed back.
-                await self._bounded(lambda client: client.zrem(self._index, name))  # noqa: B023
+                await self._command("ZREM", self._index, name)
                 _, has_keys = await self._run(lua.PURGE, name, 0)
                 if has_keys:
-                    await self._bounded(lambda client: client.zadd(self._index, {name: 0}))  # noqa: B023
+                    await self._command("ZADD", self._index, 0, name)
         return removed

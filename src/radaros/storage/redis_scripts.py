@@ -8,22 +8,33 @@ and time left comes back as milliseconds with -1 for "never".
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 
 __all__ = ["ALL", "Script", "Scripts"]
 
 WRITE_PURGE = 8
 """Expired entries of its namespace that each write reclaims on the way."""
+KEYS_REMEMBERED = 1024
+"""Namespaces whose Redis key names are kept ready (the hot ones: a few string joins saved
+per call); past that many, the memo starts over."""
 
 _PRELUDE = """
 local values, keys, expiries = KEYS[1], KEYS[2], KEYS[3]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local now_ms
+local function now()  -- the server's clock in ms, read once, and only by scripts that need it
+  if not now_ms then
+    local clock = redis.call('TIME')
+    now_ms = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+  end
+  return now_ms
+end
 local function is_live(expiry)
-  return not expiry or tonumber(expiry) > now
+  return not expiry or tonumber(expiry) > now()
 end
 local function purge(count)
-  local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, count)
+  local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now(), 'LIMIT', 0, count)
   if #gone > 0 then
     redis.call('HDEL', values, unpack(gone))
     redis.call('ZREM', keys, unpack(gone))
@@ -36,12 +47,12 @@ local function set_expiry(key, ttl)
   if ttl == 0 then
     redis.call('ZREM', expiries, key)
   else
-    redis.call('ZADD', expiries, now + ttl, key)
+    redis.call('ZADD', expiries, now() + ttl, key)
   end
 end
 local function remaining(expiry)
   if not expiry then return -1 end
-  return tonumber(expiry) - now
+  return tonumber(expiry) - now()
 end
 local function remember()
   if redis.call('EXISTS', keys) == 1 then return 0 end
@@ -146,7 +157,8 @@ if not existed then
   redis.call('ZADD', keys, 0, key)
 end
 if ARGV[4] then set_expiry(key, ARGV[4]) end
-return {1, tostring(result), fresh}
+-- The stored text, not tostring(result): a Lua number is a double (14 digits shown).
+return {1, redis.call('HGET', values, key), fresh}
 """
 _DELETE_IF = """
 local key = ARGV[2]
@@ -163,7 +175,7 @@ return 1
 _TTL = """
 if redis.call('HEXISTS', values, ARGV[2]) == 0 then return false end
 local expiry = redis.call('ZSCORE', expiries, ARGV[2])
-if expiry and tonumber(expiry) <= now then return false end
+if expiry and tonumber(expiry) <= now() then return false end
 return tostring(remaining(expiry))
 """
 _TOUCH = """
@@ -216,7 +228,7 @@ if ARGV[5] then set_expiry(key, ARGV[5]) end
 return 1
 """
 _LIVE_COUNT = """
-return redis.call('ZCARD', keys) - redis.call('ZCOUNT', expiries, '-inf', now)
+return redis.call('ZCARD', keys) - redis.call('ZCOUNT', expiries, '-inf', now())
 """
 _PURGE = """
 local removed = purge(tonumber(ARGV[2]))
@@ -233,10 +245,15 @@ class Script:
     body: str = field(repr=False)
     writes: bool = False
 
-    @property
+    @functools.cached_property
     def source(self) -> str:
         """The whole script: the shared prelude, then the body."""
         return _PRELUDE + self.body.replace("WRITE_PURGE", str(WRITE_PURGE))
+
+    @functools.cached_property
+    def sha(self) -> str:
+        """The name EVALSHA runs it by: the SHA-1 of its source."""
+        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
 
 GET = Script("get", _GET)
@@ -289,11 +306,16 @@ class Scripts:
         self.cluster = cluster
         self.index = f"{prefix}:namespaces"
         self.source = {script.name: script.source for script in ALL}
+        self._keys: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-    def keys(self, namespace: str, *, writes: bool = False) -> list[str]:
+    def keys(self, namespace: str, *, writes: bool = False) -> tuple[str, ...]:
         """The namespace's keys (one slot); standalone writes also get the namespace index."""
-        tag = f"{self.prefix}:{{{escape(namespace)}}}"
-        keys = [f"{tag}:v", f"{tag}:k", f"{tag}:x"]
-        if writes and not self.cluster:
-            keys.append(self.index)
-        return keys
+        known = self._keys.get(namespace)
+        if known is None:
+            tag = f"{self.prefix}:{{{escape(namespace)}}}"
+            reads = (f"{tag}:v", f"{tag}:k", f"{tag}:x")
+            known = (reads, reads if self.cluster else (*reads, self.index))
+            if len(self._keys) >= KEYS_REMEMBERED:
+                self._keys.clear()
+            self._keys[namespace] = known
+        return known[1] if writes else known[0]

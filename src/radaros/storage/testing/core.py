@@ -103,6 +103,25 @@ class CoreTests(SuiteBase):
         assert 0 < left <= 600
         assert await storage.ttl(NS, "n") == math.inf
 
+    async def test_incr_is_exact_across_the_signed_64_bit_range(
+        self, storage: StorageDriver
+    ) -> None:
+        """incr returns and stores the exact sum, also where a double loses digits (above
+        2**53) and at both ends of the signed 64-bit range."""
+        cases = [
+            (123_456_789_012_345, 1),
+            (2**53, 1),
+            (2**62, 3),
+            (2**63 - 2, 1),
+            (-(2**63) + 1, -1),
+        ]
+        for start, amount in cases:
+            await storage.set(NS, "big", start)
+            assert await storage.incr(NS, "big", amount) == start + amount
+            stored = await storage.get(NS, "big")
+            assert stored == start + amount
+            assert type(stored) is int
+
     async def test_incr_refuses_what_is_not_an_int(self, storage: StorageDriver) -> None:
         """A stored non-int raises TypeError and a result beyond 64 bits SerializationError;
         nothing is written either way."""
