@@ -72,7 +72,7 @@ async def plant(storage: StorageDriver, hostile: list[str]) -> None:
     elif isinstance(storage, RedisStorage):
         values_key = storage.scripts.keys("ns")[0]
         for i, text in enumerate(hostile):
-            await storage._live_client().hset(values_key, f"k{i}", text)
+            await storage._command("HSET", values_key, f"k{i}", text)
     else:
         raise TypeError(f"cannot plant values in {storage!r}")
 
