@@ -1,9 +1,10 @@
 """Redis baselines: raw redis-py running the driver's own scripts, and two peers.
 
-`RedisRaw` sends exactly what `RedisStorage` sends (its public `scripts`, by EVALSHA) on a
-plain redis-py client: one connection (the limit a caller can reach) or a pool sized as
-the driver's. The peers store values their own way (py-key-value: one JSON string per key;
-aiocache: one string per key), so they run only the workloads they support.
+`RedisRaw` sends exactly what `RedisStorage` sends (its public `scripts`, by EVALSHA, and a
+page as one ZRANGEBYLEX where nothing expires) on a plain redis-py client: one connection
+(the limit a caller can reach) or a pool sized as the driver's. The peers store values
+their own way (py-key-value: one JSON string per key; aiocache: one string per key), so
+they run only the workloads they support.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from radaros.storage.redis_scripts import Scripts
+import radaros.storage.redis_scripts as lua
+from radaros.storage.redis_scripts import Script, Scripts
 from radaros.storage.validate import prefix_upper_bound
 
 NS = "bench"
@@ -23,49 +25,54 @@ class RedisRaw:
         self.client = client
         self.scripts = scripts
         self.name = name
-        self.sha: dict[str, str] = {}
 
     async def open(self) -> None:
-        for script, source in self.scripts.source.items():
-            self.sha[script] = await self.client.script_load(source)
+        for source in self.scripts.source.values():
+            await self.client.script_load(source)
 
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def run(self, script: str, namespace: str, *args: Any, writes: bool = False) -> Any:
-        keys = self.scripts.keys(namespace, writes=writes)
-        return await self.client.evalsha(self.sha[script], len(keys), *keys, namespace, *args)
+    async def run(self, script: Script, namespace: str, *args: Any) -> Any:
+        keys = self.scripts.keys(namespace, script)
+        return await self.client.evalsha(script.sha, len(keys), *keys, namespace, *args)
 
     async def set(self, key: str, value: Any) -> None:
-        await self.run("put", NS, 0, key, json.dumps(value), writes=True)
+        await self.run(lua.PUT, NS, 0, key, json.dumps(value))
 
     async def get(self, key: str) -> Any:
-        raw = await self.run("get", NS, key)
-        return None if raw is None else json.loads(raw)
+        member = await self.run(lua.GET, NS, key)
+        return None if member is None else json.loads(member[len(key) + 1 :])
 
     async def set_many(self, items: dict[str, Any]) -> None:
         pairs = [part for key, value in items.items() for part in (key, json.dumps(value))]
-        await self.run("put", NS, 0, *pairs, writes=True)
+        await self.run(lua.PUT, NS, 0, *pairs)
 
     async def get_many(self, keys: list[str]) -> list[Any]:
-        found = await self.run("get_many", NS, *keys)
-        return [None if raw is None else json.loads(raw) for raw in found]
+        found = await self.run(lua.GET_MANY, NS, *keys)
+        return [
+            None if member is None else json.loads(member[len(key) + 1 :])
+            for key, member in zip(keys, found, strict=True)
+        ]
 
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
         upper = prefix_upper_bound(prefix)
         stop = "+" if upper is None else f"({upper}"
-        flat = await self.run("page", namespace, f"[{prefix}", stop, 1000)
-        return [(flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 3)]
+        plain = self.scripts.plain(namespace)
+        members = await self.client.zrangebylex(plain, f"[{prefix}", stop, 0, 1000)
+        pairs = [member.partition("\0") for member in members]
+        return [(key, json.loads(value)) for key, _, value in pairs]
 
     async def transform(self, key: str, change: Callable[[Any], Any]) -> Any:
         """The driver's compare-and-swap: read, change, replace if still the same text."""
         while True:
-            raw = await self.run("get", NS, key)
+            member = await self.run(lua.GET, NS, key)
+            raw = None if member is None else member[len(key) + 1 :]
             value = change(None if raw is None else json.loads(raw))
             if raw is None:
-                if await self.run("add", NS, key, json.dumps(value), 0, writes=True) != -1:
+                if await self.run(lua.ADD, NS, key, json.dumps(value), 0) != -1:
                     return value
-            elif await self.run("replace_if", NS, key, raw, json.dumps(value)) == 1:
+            elif await self.run(lua.REPLACE_IF, NS, key, raw, json.dumps(value)) == 1:
                 return value
 
     async def increment(self, key: str) -> Any:
@@ -75,7 +82,7 @@ class RedisRaw:
         return len(await self.transform(key, lambda v: (v or []) + items))
 
     async def add(self, key: str, value: Any) -> bool:
-        return bool(await self.run("add", NS, key, json.dumps(value), "", writes=True) != -1)
+        return bool(await self.run(lua.ADD, NS, key, json.dumps(value), 0) != -1)
 
 
 class PyKeyValuePeer:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from radaros.storage import RedisStorage, StorageConnectionError, open_storage
+import radaros.storage.redis_scripts as lua
+from radaros.storage import Entry, RedisStorage, StorageConnectionError, open_storage
 from radaros.storage import lifecycle as lifecycle_module
 from tests.support.drivers import RedisTarget, report, unavailable, unique_name
 from tests.support.servers import RedisCluster, RedisServer, redis_cli
@@ -61,20 +65,19 @@ async def test_keys_live_under_the_prefix_in_one_slot_per_namespace(
         assert await storage.namespaces() == sorted(names)
         port = port_of(redis_cluster.url)
         for name in names:
-            slots = {
-                redis_cli(port, "cluster", "keyslot", key).strip()
-                for key in storage.scripts.keys(name, writes=True)[:3]
-            }
+            keys = {key for script in lua.ALL for key in storage.scripts.keys(name, script)}
+            slots = {redis_cli(port, "cluster", "keyslot", key).strip() for key in keys}
             assert len(slots) == 1, (name, slots)
-            assert all(key.startswith(f"{prefix}:{{") for key in storage.scripts.keys(name))
-        assert len({tuple(storage.scripts.keys(name)) for name in names}) == len(names)
+            assert all(key.startswith(f"{prefix}:{{") for key in keys)
+        assert len({storage.scripts.keys(name) for name in names}) == len(names)
 
 
 async def test_no_keys_or_scan_and_one_round_trip_per_operation(
     storage: RedisStorage, redis: RedisTarget
 ) -> None:
-    """Listing uses the per-namespace indexes (never KEYS or SCAN), and each single
-    operation is one script call."""
+    """Listing uses the per-namespace indexes (never KEYS or SCAN), each single write or
+    point read is one script call, and a page of a namespace where nothing expires is one
+    plain ZRANGEBYLEX."""
     if redis.server is None:
         unavailable("needs the test's own redis-server (it resets the command statistics)")
     port = port_of(redis.url)
@@ -84,58 +87,180 @@ async def test_no_keys_or_scan_and_one_round_trip_per_operation(
     await storage.set("ns", "k1", 2)
     await storage.delete("ns", "k2")
     await storage.ttl("ns", "k3")
-    await storage.touch("ns", "k3", 60)
     await storage.add("ns", "new", 1)
-    await storage.list("ns", "k1")
     await storage.count("ns")
     await storage.get_many("ns", ["k1", "k4"])
     await storage.set_many("ns", {"a": 1, "b": 2})
     stats = command_stats(port)  # commands run inside scripts are counted here too
     assert stats["keys"] == 0
     assert stats["scan"] == 0
-    assert stats["evalsha"] == 10, stats  # one script call per operation, no reloads
+    assert stats["evalsha"] == 8, stats  # one script call per operation, no reloads
     assert stats["script|load"] == 0
     assert stats["eval"] == 0
+    redis_cli(port, "config", "resetstat")
+    assert len(await storage.list("ns", "k1")) == 11
+    assert len(await storage.list("ns", reverse=True, limit=5)) == 5
+    stats = command_stats(port)
+    assert set(stats) == {"zrangebylex", "zrevrangebylex", "config|resetstat"}, stats
+    assert stats["zrangebylex"] == stats["zrevrangebylex"] == 1
     names = await storage.namespaces("n")
     assert names == ["ns"]
     assert command_stats(port)["keys"] == 0
 
 
-@pytest.mark.parametrize("expiring", [False, True], ids=["nothing-expires", "some-expire"])
-async def test_a_page_skips_a_key_whose_value_is_gone(
-    storage: RedisStorage, raw: aioredis.Redis, expiring: bool
+async def test_entries_move_aside_while_anything_in_the_namespace_expires(
+    storage: RedisStorage, raw: aioredis.Redis, redis: RedisTarget
 ) -> None:
-    """Listing reads the values the keys index points to: a value removed from the hash
-    behind radaros's back is skipped, never returned as None, whether or not anything in
-    the namespace expires (two paths of the page script)."""
-    await storage.set_many("ns", {f"k{i}": i for i in range(5)})
-    if expiring:
-        await storage.set("ns", "k9", 9, ttl=60)
-    values, _, _ = storage.scripts.keys("ns")
-    await raw.hdel(values, "k2")
-    expected = ["k0", "k1", "k3", "k4"] + (["k9"] if expiring else [])
-    assert [entry.key for entry in await storage.list("ns")] == expected
-    assert [entry.key for entry in await storage.list("ns", reverse=True)] == expected[::-1]
-    assert [key async for key, _ in storage.scan("ns", page_size=2)] == expected
+    """The entries key that pages read directly exists only while nothing in the
+    namespace expires: a ttl moves the entries aside (pages then go through the script),
+    and they come back once no entry expires any more."""
+    if redis.server is None:
+        unavailable("needs the test's own redis-server (it resets the command statistics)")
+    port = port_of(redis.url)
+    plain, timed, expiries, _ = storage.scripts.keys("ns")
+    await storage.set_many("ns", {"a": 1, "b": 2})
+    assert (await raw.exists(plain), await raw.exists(timed)) == (1, 0)
+    await storage.set("ns", "c", 3, ttl=60)
+    assert (await raw.exists(plain), await raw.exists(timed)) == (0, 1)
+    for _ in range(2):  # the second page knows to go to the script first
+        redis_cli(port, "config", "resetstat")
+        assert [key for key, _ in await storage.list("ns")] == ["a", "b", "c"]
+    assert command_stats(port)["evalsha"] == 1
+    assert await storage.touch("ns", "c", None)
+    assert (await raw.exists(plain), await raw.exists(timed), await raw.exists(expiries)) == (
+        1,
+        0,
+        0,
+    )
+    assert [key for key, _ in await storage.list("ns")] == ["a", "b", "c"]
+    redis_cli(port, "config", "resetstat")
+    assert [key for key, _ in await storage.list("ns")] == ["a", "b", "c"]
+    assert command_stats(port)["evalsha"] == 0
 
 
 async def test_expired_entries_are_reclaimed_without_user_action(
     storage: RedisStorage, raw: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Expired entries leave the hash and both sorted sets; an emptied namespace leaves the
-    index."""
+    """Expired entries leave the entries and expiries sets; an emptied namespace leaves
+    the index, and one whose expiring entries are all gone reads directly again."""
     monkeypatch.setattr(lifecycle_module, "SWEEP_INTERVAL_S", 0.0)
     await storage.set_many("gone", {f"k{i}": i for i in range(30)}, ttl=0.2)
+    await storage.set_many("mixed", {f"k{i}": i for i in range(5)})
+    await storage.set("mixed", "brief", 1, ttl=0.2)
     await asyncio.sleep(0.4)
     await storage.set("other", "k", 1)  # a write starts the background sweep
-    values, keys, expiries = storage.scripts.keys("gone")
+    plain, timed, expiries, _ = storage.scripts.keys("gone")
     for _ in range(100):
-        if await raw.exists(values, keys, expiries) == 0:
+        if await raw.exists(plain, timed, expiries) == 0:
             break
         await asyncio.sleep(0.05)
-    assert await raw.exists(values, keys, expiries) == 0
+    assert await raw.exists(plain, timed, expiries) == 0
     assert await raw.zscore(storage.scripts.index, "gone") is None
-    assert await storage.namespaces() == ["other"]
+    assert await storage.namespaces() == ["mixed", "other"]
+    plain, timed, expiries, _ = storage.scripts.keys("mixed")
+    assert (await raw.exists(plain), await raw.exists(timed, expiries)) == (1, 0)
+    assert await raw.zcard(plain) == 5
+
+
+# -- radaros 0.2's layout ------------------------------------------------------------------
+
+
+async def write_02_namespace(
+    raw: aioredis.Redis, prefix: str, namespace: str, items: dict[str, Any], ttl_s: float = 0
+) -> None:
+    """Entries as radaros 0.2 kept them: a values hash, a keys sorted set, expiries in ms
+    on the server's clock, the namespace in the index."""
+    tag = f"{prefix}:{{{namespace}}}"
+    await raw.hset(f"{tag}:v", mapping={key: json.dumps(value) for key, value in items.items()})
+    await raw.zadd(f"{tag}:k", dict.fromkeys(items, 0))
+    if ttl_s:
+        seconds, microseconds = await raw.time()
+        expiry = seconds * 1000 + microseconds / 1000 + ttl_s * 1000
+        await raw.zadd(f"{tag}:x", dict.fromkeys(items, expiry))
+    await raw.zadd(f"{prefix}:namespaces", {namespace: 0})
+
+
+@pytest.mark.parametrize("first", ["get", "list", "reverse", "count", "set", "namespaces"])
+async def test_a_02_namespace_is_converted_on_first_use(
+    redis: RedisTarget, raw: aioredis.Redis, first: str
+) -> None:
+    """A namespace written by radaros 0.2 (2,500 entries: three conversion batches, some
+    expiring, some expired) reads exactly as before whatever touches it first; afterwards
+    only the new layout is left."""
+    prefix = unique_name("radaros")
+    live: dict[str, Any] = {f"k{i:04}": {"n": i} for i in range(2500)}
+    await write_02_namespace(raw, prefix, "ns", live)
+    await write_02_namespace(raw, prefix, "ns", {"soon": 1}, ttl_s=60)
+    await write_02_namespace(raw, prefix, "ns", {"gone": 1}, ttl_s=0.05)
+    live["soon"] = 1
+    await asyncio.sleep(0.1)
+    async with RedisStorage(redis.url, prefix=prefix) as storage:
+        if first == "get":
+            assert await storage.get("ns", "k0042") == {"n": 42}
+        elif first == "list":
+            assert await storage.list("ns", limit=1) == [("k0000", {"n": 0})]
+        elif first == "reverse":
+            assert await storage.list("ns", reverse=True, limit=1) == [("soon", 1)]
+        elif first == "count":
+            assert await storage.count("ns") == len(live)
+        elif first == "set":
+            await storage.set("ns", "k0001", "new")
+            live["k0001"] = "new"
+        else:
+            assert await storage.namespaces() == ["ns"]
+        assert dict(await storage.list("ns")) == live
+        assert await storage.get("ns", "gone") is None
+        left = await storage.ttl("ns", "soon")
+        assert left is not None
+        assert 0 < left <= 60
+        assert await storage.ttl("ns", "k0001") == math.inf
+    tag = f"{prefix}:{{ns}}"
+    assert await raw.exists(f"{tag}:v", f"{tag}:k", f"{tag}:m") == 0
+    assert await raw.exists(f"{tag}:t") == 1
+
+
+async def test_many_instances_convert_one_02_namespace_at_once(
+    redis: RedisTarget, raw: aioredis.Redis
+) -> None:
+    """Eight instances reading and writing a 0.2 namespace at once all see every entry,
+    and no write is lost to the conversion."""
+    prefix = unique_name("radaros")
+    items = {f"k{i:04}": i for i in range(3000)}
+    await write_02_namespace(raw, prefix, "ns", items)
+    peers = [RedisStorage(redis.url, prefix=prefix) for _ in range(8)]
+    for peer in peers:
+        await peer.initialize()
+    try:
+
+        async def work(index: int, peer: RedisStorage) -> list[Entry]:
+            await peer.set("ns", f"new{index}", index)
+            return await peer.list("ns", "k")
+
+        pages = await asyncio.gather(*(work(i, peer) for i, peer in enumerate(peers)))
+        assert all(dict(page) == items for page in pages)
+        assert dict(await peers[0].list("ns", "new")) == {f"new{i}": i for i in range(8)}
+    finally:
+        for peer in peers:
+            await peer.close()
+
+
+async def test_a_half_converted_namespace_is_never_read_in_part(
+    redis: RedisTarget, raw: aioredis.Redis
+) -> None:
+    """A conversion stopped after its first batch (a crash) leaves the converted entries
+    aside: a direct read of the entries finds nothing, and the next operation finishes
+    the conversion and sees the whole namespace."""
+    prefix = unique_name("radaros")
+    items = {f"k{i:04}": i for i in range(2500)}
+    await write_02_namespace(raw, prefix, "ns", items)
+    async with RedisStorage(redis.url, prefix=prefix) as storage:
+        keys = storage.scripts.keys("ns", lua.MIGRATE)
+        assert await storage._evaluate(lua.MIGRATE, keys, "ns", (1000,)) == 1
+        plain, timed, *_ = storage.scripts.keys("ns")
+        assert await raw.exists(plain, timed) == 0
+        assert await raw.zcard(f"{prefix}:{{ns}}:m") == 1000
+        assert dict(await storage.list("ns")) == items
+        assert await raw.exists(f"{prefix}:{{ns}}:m", f"{prefix}:{{ns}}:v") == 0
 
 
 async def test_borrowed_client_is_left_open_and_needs_decoded_replies(redis: RedisTarget) -> None:

@@ -70,9 +70,11 @@ async def plant(storage: StorageDriver, hostile: list[str]) -> None:
                 {"k": f"k{i}"}, {"$set": {"j": text}, "$unset": {"v": ""}}
             )
     elif isinstance(storage, RedisStorage):
-        values_key = storage.scripts.keys("ns")[0]
+        entries = storage.scripts.plain("ns")
         for i, text in enumerate(hostile):
-            await storage._command("HSET", values_key, f"k{i}", text)
+            key = f"k{i}"
+            await storage._command("ZREMRANGEBYLEX", entries, f"[{key}\x00", f"({key}\x01")
+            await storage._command("ZADD", entries, 0, f"{key}\x00{text}")
     else:
         raise TypeError(f"cannot plant values in {storage!r}")
 

@@ -3,24 +3,38 @@
 Key layout, for the prefix `P` (default "radaros") and a namespace `N`:
 
 ```
-P:{N'}:v   hash         key -> the value's JSON text
-P:{N'}:k   sorted set   every key, score 0: ZRANGEBYLEX gives code point order and prefixes
+P:{N'}:e   sorted set   the entries while none of the namespace's expires: one member
+                        `key NUL value` each (the value's JSON text), score 0
+P:{N'}:t   sorted set   the same entries while some expire (`e` renamed; never both)
 P:{N'}:x   sorted set   keys that expire, score = expiry in ms on the server's clock (TIME)
 P:namespaces  sorted set, score 0: the namespaces (lexicographic, for namespaces(prefix))
 ```
 `N'` is the namespace with `%`, `{` and `}` percent-encoded: the hash tag `{N'}` puts every
 key of one namespace in one cluster slot (so each script stays atomic), and no namespace
-character can end the tag early or make two namespaces share keys. Redis compares members
-byte by byte, and UTF-8 byte order is code point order.
+character can end the tag early or make two namespaces share keys. Keys hold no NUL, so
+members sort by key; Redis compares members byte by byte, and UTF-8 byte order is code
+point order. A key's member is found by the range `[key NUL` .. `(key \x01`.
 
-* Every operation is one Lua script on the namespace's slot (one round trip): the script
-  reads the server's clock, so expired entries are absent from the moment they expire, on
-  every instance. Writes reclaim a few expired entries of their namespace as they go; a
-  background sweep reclaims the rest namespace by namespace. Never KEYS, never SCAN.
+* Writes and point reads are one Lua script on the namespace's slot (one round trip): the
+  script reads the server's clock, so expired entries are absent from the moment they
+  expire, on every instance. Writes reclaim a few expired entries of their namespace as
+  they go; a background sweep reclaims the rest namespace by namespace. Never KEYS, never
+  SCAN.
+* A page (`list`, `scan`) is one plain ZRANGEBYLEX of `e`: that key exists only while
+  nothing in the namespace expires, so what it returns is live, read in one atomic command
+  without a script (a script spends most of a page's time converting replies). When it
+  finds nothing (the namespace has expiring entries, or the range is empty) a script reads
+  the page; the driver remembers namespaces seen with expiring entries and goes to the
+  script first for them.
 * `P:namespaces` lists namespaces that may hold keys; `namespaces()` checks each
   candidate in the prefix's range. Standalone, scripts keep it exact. In a cluster it
   lives in another slot, so a write that fills an empty namespace adds it in a second
   round trip, and the sweep removes emptied ones (removal, re-check, re-add if refilled).
+* radaros 0.2 kept a namespace as a hash of values (`P:{N'}:v`) and a sorted set of keys
+  (`P:{N'}:k`). Every script refuses a namespace that still has them; the driver then
+  converts that namespace (a thousand entries per script call, gathered aside until the
+  last batch, so no reader sees half of it) and goes on. Upgrade every instance at once:
+  0.2 neither reads nor converts the new layout.
 * Durability is the server's: with `appendonly yes` and `appendfsync always` an
   acknowledged write survives a crash of the server; with the default `everysec` up to
   a second of writes may be lost; with persistence off, everything is lost on restart.
@@ -33,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -49,9 +62,10 @@ from radaros.storage.errors import (
     StorageConnectionError,
     StorageError,
 )
+from radaros.storage.lifecycle import logger
 from radaros.storage.pool import ConnectionStack
 from radaros.storage.primitives import Keep
-from radaros.storage.redis_scripts import Script, Scripts
+from radaros.storage.redis_scripts import LEGACY_LAYOUT, Script, Scripts
 from radaros.storage.url import database_in, take_options
 from radaros.storage.validate import check_durations, prefix_upper_bound
 
@@ -75,6 +89,9 @@ MAX_ARGUMENTS = 1000
 the server responsive. So `set_many` is all-or-nothing up to this many keys, not beyond."""
 SWEEP_NAMESPACES = 200
 """Namespaces one background sweep step visits."""
+TIMED_REMEMBERED = 1024
+"""Namespaces remembered as holding expiring entries (their pages go to the script first);
+past that many, the memory starts over."""
 
 REDIS_URL_PARAMETERS = frozenset(
     {
@@ -137,23 +154,31 @@ def _seconds(remaining: str) -> float:
     return math.inf if milliseconds == -1 else milliseconds / 1000
 
 
-def _lex_range(
-    low: str, high: str | None, after: str | None = None, reverse: bool = False
-) -> tuple[str, str]:
-    """(min, max) lexicographic bounds for `low <= key < high`, past `after` (above it,
-    or below it with `reverse`)."""
+def _lex_range(low: str, high: str | None, after: str | None = None) -> tuple[str, str]:
+    """(min, max) lexicographic bounds for `low <= name < high`, above `after`."""
     start = f"[{low}" if low else "-"
     stop = "+" if high is None else f"({high}"
-    if after is not None and not reverse and after >= low:
+    if after is not None and after >= low:
         start = f"({after}"
-    if after is not None and reverse and (high is None or after <= high):
-        stop = f"({after}"
     return start, stop
 
 
 def _prefix_range(prefix: str, after: str | None = None) -> tuple[str, str]:
-    """Bounds for the keys (or names) starting with `prefix`, above `after`."""
+    """Bounds for the names (or the members of the keys) starting with `prefix`, above
+    the name `after`."""
     return _lex_range(prefix, prefix_upper_bound(prefix), after)
+
+
+def _member_range(low: str, high: str | None, after: str | None, reverse: bool) -> tuple[str, str]:
+    """(min, max) bounds of the members `key NUL value` whose key lies in `low <= key <
+    high`, past the key `after`. A key's member sorts above the key itself and below
+    `key + "\x01"`, and so below the member of any greater key."""
+    start, stop = _lex_range(low, high)
+    if after is not None and not reverse and after >= low:
+        start = f"[{after}\x01"
+    if after is not None and reverse and (high is None or after <= high):
+        stop = f"({after}"
+    return start, stop
 
 
 class RedisStorage(StorageDriver):
@@ -210,6 +235,7 @@ class RedisStorage(StorageDriver):
         self._stack: ConnectionStack[AbstractConnection] | None = None
         self._dropping: set[asyncio.Task[None]] = set()
         self._sweep_after = ""
+        self._timed: set[str] = set()
         # Beyond max_connections, client calls wait here (redis-py's cluster client would
         # raise MaxConnectionsError instead of waiting for a free connection).
         self._slots = asyncio.Semaphore(max_connections)
@@ -363,12 +389,35 @@ class RedisStorage(StorageDriver):
 
     async def _run(self, script: Script, namespace: str, *args: Any) -> Any:
         """Run one script on the namespace's slot: one round trip (two if the server lost
-        its script cache, as a freshly promoted replica may have)."""
-        keys = self._layout.keys(namespace, writes=script.writes)
+        its script cache, as a freshly promoted replica may have). A namespace still in
+        radaros 0.2's layout is converted first."""
+        keys = self._layout.keys(namespace, script)
+        while True:
+            try:
+                return await self._evaluate(script, keys, namespace, args)
+            except self._redis.exceptions.ResponseError as exc:
+                if LEGACY_LAYOUT not in str(exc):
+                    raise
+            await self._convert(namespace)
+
+    async def _evaluate(
+        self, script: Script, keys: tuple[str, ...], namespace: str, args: tuple[Any, ...]
+    ) -> Any:
         try:
             return await self._command("EVALSHA", script.sha, len(keys), *keys, namespace, *args)
         except self._redis.exceptions.NoScriptError:
             return await self._command("EVAL", script.source, len(keys), *keys, namespace, *args)
+
+    async def _convert(self, namespace: str) -> None:
+        """Convert a namespace from radaros 0.2's layout, a batch per call (safe when
+        several instances convert it at once: each batch is atomic)."""
+        keys = self._layout.keys(namespace, lua.MIGRATE)
+        batches = 1
+        while await self._evaluate(lua.MIGRATE, keys, namespace, (MAX_ARGUMENTS,)) == 1:
+            batches += 1
+        logger.info(
+            "%s converted a namespace from the radaros 0.2 layout (%d batches)", repr(self), batches
+        )
 
     async def _remember(self, namespace: str, is_fresh: Any) -> None:
         """Cluster: a write that filled an empty namespace lists it in the index."""
@@ -378,14 +427,17 @@ class RedisStorage(StorageDriver):
     # -- primitives --------------------------------------------------------------------------
 
     async def _get(self, namespace: str, key: str) -> str | None:
-        value: str | None = await self._run(lua.GET, namespace, key)
-        return value
+        member: str | None = await self._run(lua.GET, namespace, key)
+        return None if member is None else member[len(key) + 1 :]
 
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
         found: list[str | None] = []
         for start in range(0, len(keys), MAX_ARGUMENTS):
+            chunk = keys[start : start + MAX_ARGUMENTS]
+            members = await self._run(lua.GET_MANY, namespace, *chunk)
             found.extend(
-                await self._run(lua.GET_MANY, namespace, *keys[start : start + MAX_ARGUMENTS])
+                None if member is None else member[len(key) + 1 :]
+                for key, member in zip(chunk, members, strict=True)
             )
         return found
 
@@ -417,22 +469,44 @@ class RedisStorage(StorageDriver):
         rows: list[tuple[str, str, float]] = []
         while True:
             wanted = MAX_ARGUMENTS if limit is None else min(MAX_ARGUMENTS, limit - len(rows))
-            start, stop = _lex_range(low, high, after, reverse)
-            script = lua.PAGE_REVERSE if reverse else lua.PAGE
-            reply = await self._run(script, namespace, start, stop, wanted)
-            found: Sequence[str] = reply[0] if reply else ()
-            if len(reply) == 3:
-                rows.extend(zip(found, reply[1], map(_seconds, reply[2]), strict=True))
-            elif found:  # nothing in the namespace expires
-                values = reply[1]
-                if None in values:  # a value deleted behind radaros's back: skipped
-                    pairs = zip(found, values, strict=True)
-                    rows.extend((k, v, math.inf) for k, v in pairs if v is not None)
-                else:
-                    rows.extend(zip(found, values, itertools.repeat(math.inf)))
-            if len(found) < wanted or (limit is not None and len(rows) >= limit):
+            start, stop = _member_range(low, high, after, reverse)
+            members, left = await self._members(namespace, start, stop, wanted, reverse)
+            split = [member.partition("\0") for member in members]
+            if left is None:  # nothing in the namespace expires
+                rows.extend((key, value, math.inf) for key, _, value in split)
+            else:
+                times = map(_seconds, left)
+                pairs = zip(split, times, strict=True)
+                rows.extend((key, value, seconds) for (key, _, value), seconds in pairs)
+            if len(members) < wanted or (limit is not None and len(rows) >= limit):
                 return rows
-            after = found[-1]
+            after = split[-1][0]
+
+    async def _members(
+        self, namespace: str, start: str, stop: str, count: int, reverse: bool
+    ) -> tuple[list[str], list[str] | None]:
+        """Up to `count` live members in the bounds, and each one's time left (None: none
+        of them expires). First one plain read of the entries key that exists only while
+        nothing expires; the script where that finds nothing."""
+        timed = self._timed
+        if namespace not in timed:
+            plain = self._layout.plain(namespace)
+            if reverse:
+                command = ("ZREVRANGEBYLEX", plain, stop, start, "LIMIT", 0, count)
+            else:
+                command = ("ZRANGEBYLEX", plain, start, stop, "LIMIT", 0, count)
+            members: list[str] = await self._command(*command)
+            if members:
+                return members, None
+        script = lua.PAGE_REVERSE if reverse else lua.PAGE
+        is_plain, members, left = await self._run(script, namespace, start, stop, count)
+        if is_plain:
+            timed.discard(namespace)
+            return members, None
+        if len(timed) >= TIMED_REMEMBERED:
+            timed.clear()
+        timed.add(namespace)
+        return members, left
 
     async def _ttl(self, namespace: str, key: str) -> float | None:
         remaining = await self._run(lua.TTL, namespace, key)
