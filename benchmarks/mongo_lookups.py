@@ -6,9 +6,9 @@ in the shapes that separate it from the simplest code, on one server.
 `RADAROS_BENCH_MONGODB_URL` picks the server; otherwise a SecantusDB server is started.
 Shapes, each on a collection of 1,000 documents:
 
-- radaros `get` (its document: `ns`, `k`, `e`, `r` and the value);
-- `find_one({ns, k, e > now})`, radaros's own query sent by PyMongo;
-- `find_one({ns, k})`, the same without the expiry predicate;
+- radaros `get` (its document: `_id` = namespace NUL key, `ns`, `k`, `e`, `r`, the value);
+- `find_one({_id})` on radaros's collection with its projection: what `get` sends;
+- `find_one({ns, k, e > now})`: the query radaros 0.2 sent, through the `(ns, k, e)` index;
 - `find_one({_id})` on a collection keyed by `_id` holding only the value (the simplest).
 
 Prints the median latency of each over the rounds.
@@ -28,7 +28,7 @@ from typing import Any
 from radaros.storage import MongoDBStorage
 
 VALUE = {"role": "assistant", "content": "The quick brown fox jumps over the lazy dog."}
-FIELDS = {"_id": 1, "v": 1, "j": 1, "r": 1}
+FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1, "e": 1}
 
 
 async def measure(url: str, rounds: int, ops: int) -> dict[str, float]:
@@ -44,10 +44,12 @@ async def measure(url: str, rounds: int, ops: int) -> dict[str, float]:
         now = dt.datetime.now(dt.timezone.utc)
         shapes: dict[str, Callable[[], Awaitable[Any]]] = {
             "radaros get": lambda: storage.get("ns", "k500"),
+            "find_one {_id} (radaros's)": lambda: collection.find_one(
+                {"_id": "ns\x00k500"}, FIELDS
+            ),
             "find_one {ns, k, e > now}": lambda: collection.find_one(
                 {"ns": "ns", "k": "k500", "e": {"$gt": now}}, FIELDS
             ),
-            "find_one {ns, k}": lambda: collection.find_one({"ns": "ns", "k": "k500"}, FIELDS),
             "find_one {_id} (simplest)": lambda: simplest.find_one({"_id": "k500"}),
         }
         latencies: dict[str, list[float]] = {name: [] for name in shapes}

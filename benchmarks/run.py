@@ -398,6 +398,9 @@ class AsyncpgRaw:
 
 
 class PymongoRaw:
+    """PyMongo sending the driver's own commands: point operations by `_id` (namespace,
+    NUL, key), ranges on `(ns, k, e)`."""
+
     name = "raw pymongo"
 
     def __init__(self, collection: Any) -> None:
@@ -411,49 +414,58 @@ class PymongoRaw:
 
         return datetime.datetime.now(datetime.timezone.utc)
 
+    @staticmethod
+    def id(key: str) -> str:
+        return f"{NS}\x00{key}"
+
+    def change(self, key: str, value: Any) -> dict[str, Any]:
+        return {
+            "$set": {"v": value, "e": self.never},
+            "$unset": {"j": ""},
+            "$inc": {"r": 1},
+            "$setOnInsert": {"ns": NS, "k": key},
+        }
+
     async def set(self, key: str, value: Any) -> None:
         await self.collection.update_one(
-            {"ns": NS, "k": key},
-            {"$set": {"v": value, "e": self.never}, "$unset": {"j": ""}, "$inc": {"r": 1}},
-            upsert=True,
+            {"_id": self.id(key)}, self.change(key, value), upsert=True
         )
 
     async def get(self, key: str) -> Any:
         document = await self.collection.find_one(
-            {"ns": NS, "k": key, "e": {"$gt": self.now()}}, {"_id": 0, "v": 1, "j": 1, "r": 1}
+            {"_id": self.id(key)}, {"k": 1, "v": 1, "j": 1, "r": 1, "e": 1}
         )
-        return None if document is None else document.get("v")
+        return None if document is None or document["e"] <= self.now() else document.get("v")
 
     async def set_many(self, items: dict[str, Any]) -> None:
         from pymongo import UpdateOne
 
         await self.collection.bulk_write(
             [
-                UpdateOne(
-                    {"ns": NS, "k": key},
-                    {"$set": {"v": value, "e": self.never}, "$unset": {"j": ""}, "$inc": {"r": 1}},
-                    upsert=True,
-                )
+                UpdateOne({"_id": self.id(key)}, self.change(key, value), upsert=True)
                 for key, value in items.items()
             ],
             ordered=True,
         )
 
     async def get_many(self, keys: list[str]) -> list[Any]:
+        now = self.now()
         cursor = self.collection.find(
-            {"ns": NS, "k": {"$in": keys}, "e": {"$gt": self.now()}},
-            {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1},
+            {"_id": {"$in": [self.id(key) for key in keys]}},
+            {"k": 1, "v": 1, "j": 1, "r": 1, "e": 1},
         )
-        found = {document["k"]: document.get("v") async for document in cursor}
+        found = {
+            document["k"]: document.get("v") async for document in cursor if document["e"] > now
+        }
         return [found.get(key) for key in keys]
 
     async def list_prefix(self, namespace: str, prefix: str) -> list[tuple[str, Any]]:
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         cursor = self.collection.find(
             {"ns": namespace, "e": {"$gt": self.now()}, "k": {"$gte": prefix, "$lt": upper}},
-            {"_id": 0, "k": 1, "v": 1, "j": 1, "r": 1},
+            {"k": 1, "v": 1, "j": 1, "r": 1, "e": 1},
             sort=[("k", 1)],
-            hint="ns_k",
+            hint="ns_k_e",
         )
         return [(document["k"], document.get("v")) async for document in cursor]
 
@@ -463,14 +475,16 @@ class PymongoRaw:
 
         while True:
             document = await self.collection.find_one(
-                {"ns": NS, "k": key, "e": {"$gt": self.now()}}, {"_id": 1, "v": 1, "r": 1}
+                {"_id": self.id(key)}, {"v": 1, "r": 1, "e": 1}
             )
+            if document is not None and document["e"] <= self.now():
+                document = None
             value = change(document["v"] if document else None)
             if document is None:
                 try:
                     await self.collection.update_one(
-                        {"ns": NS, "k": key, "e": {"$lte": self.now()}},
-                        {"$set": {"v": value, "e": self.never}, "$inc": {"r": 1}},
+                        {"_id": self.id(key), "e": {"$lte": self.now()}},
+                        self.change(key, value),
                         upsert=True,
                     )
                     return value
@@ -494,8 +508,8 @@ class PymongoRaw:
 
         try:
             await self.collection.update_one(
-                {"ns": NS, "k": key, "e": {"$lte": self.now()}},
-                {"$set": {"v": value, "e": self.never}, "$inc": {"r": 1}},
+                {"_id": self.id(key), "e": {"$lte": self.now()}},
+                self.change(key, value),
                 upsert=True,
             )
         except DuplicateKeyError:

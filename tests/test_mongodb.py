@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -67,16 +68,134 @@ async def test_documents_are_readable_where_exact(
     assert await storage.get("ns", "plain") == {"a.b": 1}
 
 
-async def test_indexes_unique_key_and_ttl(
+async def test_entries_are_keyed_by_namespace_and_key(
     storage: MongoDBStorage, client: AsyncMongoClient[dict[str, Any]]
 ) -> None:
-    """initialize() creates the unique (ns, k) index, (ns, k, e) and a TTL index on e."""
-    indexes = await client[DATABASE][storage._collection_name].index_information()
-    assert indexes["ns_k"]["key"] == [("ns", 1), ("k", 1)]
-    assert indexes["ns_k"]["unique"] is True
+    """A document's `_id` is the namespace, NUL and the key; `initialize()` creates the
+    (ns, k, e) index and a TTL index over the entries that expire, nothing else."""
+    await storage.set("a:b", "c", 1)
+    await storage.set("a", "b:c", 2)
+    collection = client[DATABASE][storage._collection_name]
+    ids = sorted([document["_id"] async for document in collection.find({}, {"_id": 1})])
+    assert ids == ["a\x00b:c", "a:b\x00c"]
+    indexes = await collection.index_information()
+    assert set(indexes) == {"_id_", "ns_k_e", "expiring"}
     assert indexes["ns_k_e"]["key"] == [("ns", 1), ("k", 1), ("e", 1)]
-    assert indexes["expiry"]["key"] == [("e", 1)]
-    assert indexes["expiry"]["expireAfterSeconds"] == 0
+    assert indexes["expiring"]["key"] == [("e", 1)]
+    assert indexes["expiring"]["expireAfterSeconds"] == 0
+    assert "partialFilterExpression" in indexes["expiring"]
+
+
+async def test_point_operations_look_up_the_id_alone(
+    mongodb: MongoTarget, client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """get, set, delete and ttl send a filter on `_id` only (the primary index's fast path);
+    an expired entry is absent although its document is still there."""
+    commands: list[dict[str, Any]] = []
+
+    class Listener(monitoring.CommandListener):
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name in ("find", "update", "delete"):
+                commands.append(dict(event.command))
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            pass
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            pass
+
+    watched: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb.url, event_listeners=[Listener()]
+    )
+    try:
+        async with MongoDBStorage(watched, database=DATABASE, collection=unique_name()) as storage:
+            await storage.set("ns", "k", 1)
+            await storage.set("ns", "brief", 1, ttl=0.05)
+            commands.clear()
+            assert await storage.get("ns", "k") == 1
+            assert await storage.ttl("ns", "k") == math.inf
+            await asyncio.sleep(0.1)
+            assert await storage.get("ns", "brief") is None
+            assert await storage.ttl("ns", "brief") is None
+            assert await storage.delete("ns", "k")
+            document = await client[DATABASE][storage._collection_name].find_one(
+                {"_id": "ns\x00brief"}
+            )
+            assert document is not None  # expired, not yet reaped: still invisible
+    finally:
+        await watched.close()
+    filters = [command.get("filter") or command["deletes"][0]["q"] for command in commands]
+    by_id = [{"_id": f"ns\x00{key}"} for key in ("k", "k", "brief", "brief")]
+    assert filters[:4] == by_id
+    assert filters[4]["_id"] == "ns\x00k"
+
+
+async def test_a_borrowed_client_with_naive_datetimes_works(
+    client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """PyMongo decodes dates as naive datetimes by default; the driver reads its own
+    documents as aware ones, so expiries compare and every operation works."""
+    async with MongoDBStorage(client, database=DATABASE, collection=unique_name()) as storage:
+        await storage.set("ns", "k", {"n": 1}, ttl=60)
+        assert await storage.list("ns") == [("k", {"n": 1})]
+        left = await storage.ttl("ns", "k")
+        assert left is not None
+        assert 0 < left <= 60
+        (entry,) = [entry async for entry in storage.scan("ns", with_ttl=True)]
+        assert entry.key == "k"
+        assert 0 < entry.ttl <= 60
+
+
+async def write_02_documents(
+    collection: Any, namespace: str, items: dict[str, Any], expires_at: dt.datetime
+) -> None:
+    """Documents as radaros 0.2 wrote them: an ObjectId `_id`, its three indexes."""
+    await collection.create_index([("ns", 1), ("k", 1)], unique=True, name="ns_k")
+    await collection.create_index([("ns", 1), ("k", 1), ("e", 1)], name="ns_k_e")
+    await collection.create_index("e", expireAfterSeconds=0, name="expiry")
+    await collection.insert_many(
+        [
+            {"ns": namespace, "k": key, "v": value, "e": expires_at, "r": 1}
+            if not isinstance(value, str)
+            else {"ns": namespace, "k": key, "j": value, "e": expires_at, "r": 1}
+            for key, value in items.items()
+        ]
+    )
+
+
+async def test_a_02_collection_is_converted_by_initialize(
+    mongodb: MongoTarget, client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """Documents radaros 0.2 wrote (ObjectId `_id`, 2,500 of them: three batches; values in
+    `v` and in `j`, some expiring) read exactly as before once several instances have
+    opened the collection at once; the old documents and indexes are gone."""
+    name = unique_name()
+    collection = client[DATABASE][name]
+    never = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
+    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)
+    items: dict[str, Any] = {f"k{i:04}": {"n": i} for i in range(2500)}
+    await write_02_documents(collection, "ns", items, never)
+    await write_02_documents(collection, "ns", {"text": '"as json"'}, never)
+    await write_02_documents(collection, "other", {"soon": [1]}, soon)
+    peers = [MongoDBStorage(mongodb.url, database=DATABASE, collection=name) for _ in range(3)]
+    try:
+        await asyncio.gather(*(peer.initialize() for peer in peers))
+        storage = peers[0]
+        assert dict(await storage.list("ns", "k")) == items
+        assert await storage.get("ns", "text") == "as json"
+        assert await storage.count("ns") == len(items) + 1
+        left = await storage.ttl("other", "soon")
+        assert left is not None
+        assert 500 < left <= 600
+        assert await storage.namespaces() == ["ns", "other"]
+        assert not await storage.add("ns", "k0001", "again")  # still exactly-once
+        assert await storage.add("ns", "new", 1)
+    finally:
+        for peer in peers:
+            await peer.close()
+    assert await collection.count_documents({"_id": {"$type": "objectId"}}) == 0
+    assert await collection.count_documents({}) == len(items) + 3
+    assert set(await collection.index_information()) == {"_id_", "ns_k_e", "expiring"}
 
 
 async def test_expiry_is_on_the_server_clock(storage: MongoDBStorage) -> None:

@@ -3,17 +3,22 @@
 Document layout (one collection per store; readable in any MongoDB tool):
 
 ```
-{ "_id": ObjectId, "ns": "<namespace>", "k": "<key>",
+{ "_id": "<namespace>\\0<key>",                   -- the entry's identity (see below)
+  "ns": "<namespace>", "k": "<key>",
   "v": <the value as a BSON document/array/scalar>   -- when that round-trips exactly
   "j": "<the value as JSON text>"                    -- otherwise (one of v or j is set)
   "e": ISODate,                                       -- expiry; 9999-12-31 for "never"
   "r": 3 }                                            -- revision, +1 on every write
 ```
-Indexes: unique `(ns, k)` (`add`'s exactly-once), `(ns, k, e)` (every read: the live filter
-`e > now` is answered inside the index and the order by `k` comes from it), and a TTL index
-on `e` (`expireAfterSeconds: 0`) that reclaims expired documents in the background. Reads
-never trust the TTL monitor (it runs about once a minute): every query filters `e > now`.
-
+* `_id` is the namespace, a NUL and the key. Neither may hold a NUL, so no two entries
+  share an `_id`, and every point operation (`get`, `set`, `add`, `delete`, the
+  compare-and-swaps) is one lookup of the primary index, MongoDB's fastest path, which also
+  makes `add` exactly-once. The namespace and key stay fields of their own for ranges.
+* Indexes: `(ns, k, e)` for pages, counts and namespaces (the live filter `e > now` is
+  answered inside the index and the order by `k` comes from it), and a TTL index on `e`
+  (`expireAfterSeconds: 0`) over the entries that expire, which reclaims them in the
+  background. Reads never trust the TTL monitor (it runs about once a minute): a point
+  read compares `e` with now, every query filters `e > now`.
 * `v` holds values whose object keys are plain (no leading `$`, no `.`, not empty, no NUL),
   whose integers fit in 32 bits (PyMongo reads int64 back as `bson.Int64`), that nest at
   most 50 deep and whose JSON text is at most 1 MiB; anything else goes to `j` as JSON
@@ -26,6 +31,9 @@ never trust the TTL monitor (it runs about once a minute): every query filters `
 * An expiry on or after 9999-12-31 is stored as that date: "never" (`ttl()` is `math.inf`).
 * `update`/`append` compare-and-swap on `_id` and the revision `r`, never on BSON equality
   (which treats 1 and 1.0 as equal).
+* radaros 0.2 gave documents an ObjectId `_id` and a unique `(ns, k)` index: `initialize()`
+  rewrites such documents with their new `_id` (1,000 per round trip, several instances
+  may do it at once) and drops the indexes this layout does not use.
 * Relies on MongoDB 5.0+ (field names with `.`/`$` inside `v` are never written anyway;
   `$in`, TTL indexes and upserts are much older). Standalone or replica set: no transactions
   are used, so `set_many` is one ordered bulk write, not all-or-nothing.
@@ -50,6 +58,7 @@ from radaros.storage.errors import (
     StorageError,
     ValueTooLargeError,
 )
+from radaros.storage.lifecycle import logger
 from radaros.storage.primitives import Keep
 from radaros.storage.url import take_options
 from radaros.storage.validate import check_durations, prefix_upper_bound
@@ -72,8 +81,10 @@ NATIVE_MAX_DEPTH = 50
 DUPLICATE_KEY = 11000
 UPSERT_ATTEMPTS = 5
 """Tries of an upsert that meets a concurrent insert of the same new key (E11000)."""
-_FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1}
-_PAGE_FIELDS = {**_FIELDS, "e": 1}
+INDEX_NOT_FOUND = 27
+CONVERT_BATCH = 1000
+"""Documents of radaros 0.2's layout rewritten per round trip by `initialize()`."""
+_FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1, "e": 1}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -83,6 +94,11 @@ def _import_pymongo() -> ModuleType:
     except ImportError:
         raise ImportError("MongoDBStorage needs pymongo: pip install 'radaros[mongodb]'") from None
     return pymongo
+
+
+def _document_id(namespace: str, key: str) -> str:
+    """An entry's `_id`: injective, since neither namespace nor key holds a NUL."""
+    return f"{namespace}\x00{key}"
 
 
 def _expiry(now: dt.datetime, ttl: float | None) -> dt.datetime:
@@ -276,12 +292,67 @@ class MongoDBStorage(StorageDriver):
             if self._url and self._database_name is None
             else self._client[self._database_name or "radaros"]
         )
-        self._collection = database[self._collection_name]
+        # Aware datetimes and plain dicts whatever a borrowed client decodes to (PyMongo's
+        # default is naive datetimes): expiries are compared with the server's `now`.
+        codec = database.codec_options.with_options(
+            tz_aware=True, tzinfo=dt.timezone.utc, document_class=dict
+        )
+        self._collection = database.get_collection(self._collection_name, codec_options=codec)
         await self._read_server_clock()
+        collection = self._collection
+        indexes = await collection.index_information()
+        if "ns_k" in indexes:  # radaros 0.2's; `_id` keeps entries unique now
+            await self._drop_index("ns_k")
+        await self._convert_old_documents()
         # create_index is idempotent, and concurrent identical requests are safe on MongoDB.
-        await self._collection.create_index([("ns", 1), ("k", 1)], unique=True, name="ns_k")
-        await self._collection.create_index([("ns", 1), ("k", 1), ("e", 1)], name="ns_k_e")
-        await self._collection.create_index("e", expireAfterSeconds=0, name="expiry")
+        await collection.create_index([("ns", 1), ("k", 1), ("e", 1)], name="ns_k_e")
+        if "expiry" in indexes:  # radaros 0.2's TTL index, over every entry
+            await self._drop_index("expiry")
+        await collection.create_index(
+            "e",
+            expireAfterSeconds=0,
+            name="expiring",
+            partialFilterExpression={"e": {"$lt": NEVER}},
+        )
+
+    async def _drop_index(self, name: str) -> None:
+        """Drop an index; one that another instance dropped meanwhile is no error."""
+        try:
+            await self._live_collection().drop_index(name)
+        except self._pymongo.errors.OperationFailure as exc:
+            if exc.code != INDEX_NOT_FOUND:
+                raise
+
+    async def _convert_old_documents(self) -> None:
+        """Rewrite radaros 0.2's documents (ObjectId `_id`) with the entry's `_id`, a batch
+        at a time: the copy first (never over a document already there), then the
+        original. Safe when several instances convert at once, and again after a crash."""
+        from bson import ObjectId
+
+        collection = self._live_collection()
+        old_ids = {"_id": {"$gte": ObjectId(b"\x00" * 12), "$lte": ObjectId(b"\xff" * 12)}}
+        converted = 0
+        while batch := await collection.find(old_ids, limit=CONVERT_BATCH).to_list():
+            copies = [
+                self._pymongo.UpdateOne(
+                    {"_id": _document_id(old["ns"], old["k"])},
+                    {"$setOnInsert": {name: old[name] for name in old if name != "_id"}},
+                    upsert=True,
+                )
+                for old in batch
+            ]
+            try:
+                await collection.bulk_write(copies, ordered=False)
+            except self._pymongo.errors.BulkWriteError as exc:
+                codes = {error.get("code") for error in exc.details.get("writeErrors", [])}
+                if codes != {DUPLICATE_KEY}:  # a copy another instance made meanwhile
+                    raise
+            await collection.delete_many({"_id": {"$in": [old["_id"] for old in batch]}})
+            converted += len(batch)
+        if converted:
+            logger.info(
+                "%s converted %d documents from the radaros 0.2 layout", repr(self), converted
+            )
 
     async def _read_server_clock(self) -> None:
         client = self._client
@@ -345,17 +416,25 @@ class MongoDBStorage(StorageDriver):
     # -- primitives --------------------------------------------------------------------------
 
     async def _get(self, namespace: str, key: str) -> _Stored | None:
+        # By `_id` alone (the primary index's fast path), then the expiry compared here
+        # with the same `now` a query would have sent.
+        now = await self._now()
         document = await self._live_collection().find_one(
-            {"ns": namespace, "k": key, "e": {"$gt": await self._now()}}, _FIELDS
+            {"_id": _document_id(namespace, key)}, _FIELDS
         )
-        return None if document is None else self._from_document(document)
+        if document is None or document["e"] <= now:
+            return None
+        return self._from_document(document)
 
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[_Stored | None]:
-        cursor = self._live_collection().find(
-            {"ns": namespace, "k": {"$in": list(set(keys))}, "e": {"$gt": await self._now()}},
-            _FIELDS,
-        )
-        found = {document["k"]: self._from_document(document) async for document in cursor}
+        now = await self._now()
+        ids = list({_document_id(namespace, key) for key in keys})
+        cursor = self._live_collection().find({"_id": {"$in": ids}}, _FIELDS)
+        found = {
+            document["k"]: self._from_document(document)
+            async for document in cursor
+            if document["e"] > now
+        }
         return [found.get(key) for key in keys]
 
     async def _put_many(
@@ -365,8 +444,13 @@ class MongoDBStorage(StorageDriver):
         updates = []
         for key, stored in items:
             assigned, removed = self._fields(stored)
-            change = {"$set": {**assigned, "e": expires_at}, "$unset": removed, "$inc": {"r": 1}}
-            updates.append(({"ns": namespace, "k": key}, change))
+            change = {
+                "$set": {**assigned, "e": expires_at},
+                "$unset": removed,
+                "$inc": {"r": 1},
+                "$setOnInsert": {"ns": namespace, "k": key},
+            }
+            updates.append(({"_id": _document_id(namespace, key)}, change))
         collection = self._live_collection()
         if len(updates) == 1:  # one document: a plain update, not a one-item bulk write
             query, change = updates[0]
@@ -402,11 +486,12 @@ class MongoDBStorage(StorageDriver):
         collection = self._live_collection()
         live = {"$gt": await self._now()}
         if len(keys) == 1:
-            result = await collection.delete_one({"ns": namespace, "k": keys[0], "e": live})
-        else:
-            result = await collection.delete_many(
-                {"ns": namespace, "k": {"$in": list(keys)}, "e": live}
+            result = await collection.delete_one(
+                {"_id": _document_id(namespace, keys[0]), "e": live}
             )
+        else:
+            ids = [_document_id(namespace, key) for key in keys]
+            result = await collection.delete_many({"_id": {"$in": ids}, "e": live})
         return int(result.deleted_count)
 
     async def _page(
@@ -424,7 +509,7 @@ class MongoDBStorage(StorageDriver):
         if key_range:
             query["k"] = key_range
         order = [("k", -1 if reverse else 1)]
-        cursor = self._live_collection().find(query, _PAGE_FIELDS, sort=order, hint="ns_k_e")
+        cursor = self._live_collection().find(query, _FIELDS, sort=order, hint="ns_k_e")
         if limit is not None:
             cursor = cursor.limit(limit)
         return [
@@ -435,16 +520,19 @@ class MongoDBStorage(StorageDriver):
     async def _ttl(self, namespace: str, key: str) -> float | None:
         now = await self._now()
         document = await self._live_collection().find_one(
-            {"ns": namespace, "k": key, "e": {"$gt": now}}, {"e": 1}
+            {"_id": _document_id(namespace, key)}, {"e": 1}
         )
-        return None if document is None else _remaining(document["e"], now)
+        if document is None or document["e"] <= now:
+            return None
+        return _remaining(document["e"], now)
 
     async def _touch(self, namespace: str, key: str, ttl: float | None) -> bool:
         # The value is untouched, so the revision `r` stays: a concurrent update's
         # compare-and-swap still succeeds.
         now = await self._now()
         result = await self._live_collection().update_one(
-            {"ns": namespace, "k": key, "e": {"$gt": now}}, {"$set": {"e": _expiry(now, ttl)}}
+            {"_id": _document_id(namespace, key), "e": {"$gt": now}},
+            {"$set": {"e": _expiry(now, ttl)}},
         )
         return bool(result.matched_count == 1)
 
@@ -485,10 +573,15 @@ class MongoDBStorage(StorageDriver):
         expires_at = _expiry(now, ttl)
         try:
             # Matches only an expired document; a live one makes the upsert insert, and the
-            # unique (ns, k) index refuses it: exactly one concurrent add wins.
+            # unique `_id` refuses it: exactly one concurrent add wins.
             await self._live_collection().update_one(
-                {"ns": namespace, "k": key, "e": {"$lte": now}},
-                {"$set": {**assigned, "e": expires_at}, "$unset": removed, "$inc": {"r": 1}},
+                {"_id": _document_id(namespace, key), "e": {"$lte": now}},
+                {
+                    "$set": {**assigned, "e": expires_at},
+                    "$unset": removed,
+                    "$inc": {"r": 1},
+                    "$setOnInsert": {"ns": namespace, "k": key},
+                },
                 upsert=True,
             )
         except self._pymongo.errors.DuplicateKeyError:

@@ -89,6 +89,9 @@ MAX_ARGUMENTS = 1000
 the server responsive. So `set_many` is all-or-nothing up to this many keys, not beyond."""
 SWEEP_NAMESPACES = 200
 """Namespaces one background sweep step visits."""
+CONVERSIONS = 3
+"""Conversions of one namespace from radaros 0.2's layout an operation waits for (more
+means a 0.2 instance is still writing there)."""
 TIMED_REMEMBERED = 1024
 """Namespaces remembered as holding expiring entries (their pages go to the script first);
 past that many, the memory starts over."""
@@ -392,13 +395,17 @@ class RedisStorage(StorageDriver):
         its script cache, as a freshly promoted replica may have). A namespace still in
         radaros 0.2's layout is converted first."""
         keys = self._layout.keys(namespace, script)
-        while True:
+        for _ in range(CONVERSIONS):
             try:
                 return await self._evaluate(script, keys, namespace, args)
             except self._redis.exceptions.ResponseError as exc:
                 if LEGACY_LAYOUT not in str(exc):
                     raise
             await self._convert(namespace)
+        raise StorageError(
+            f"{self!r}: namespace {namespace!r} keeps receiving radaros 0.2 writes while it "
+            "is converted; upgrade every instance to this version"
+        )
 
     async def _evaluate(
         self, script: Script, keys: tuple[str, ...], namespace: str, args: tuple[Any, ...]
