@@ -404,9 +404,11 @@ class PymongoRaw:
     name = "raw pymongo"
 
     def __init__(self, collection: Any) -> None:
-        self.collection = collection
         import datetime
 
+        # As the driver reads: aware datetimes, whatever the client's codec says.
+        codec = collection.codec_options.with_options(tz_aware=True, tzinfo=datetime.timezone.utc)
+        self.collection = collection.with_options(codec_options=codec)
         self.never = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
 
     def now(self) -> Any:

@@ -22,7 +22,15 @@ from radaros import (
     StorageError,
 )
 from radaros.sync import SyncStorage, open_storage
-from tests.support.drivers import DRIVERS, SERVER_DRIVERS, driver_factory
+from tests.support.drivers import (
+    DRIVERS,
+    SERVER_DRIVERS,
+    RedisTarget,
+    driver_factory,
+    unavailable,
+    unique_name,
+)
+from tests.support.servers import redis_cli
 
 
 @pytest.fixture(params=DRIVERS)
@@ -279,12 +287,16 @@ def test_views_compose_with_the_sync_api(tmp_path: Path) -> None:
 
 # -- calls served in the calling thread (memory, SQLite) ---------------------------------------
 
-EMBEDDED = ["memory", "sqlite"]
+IN_CALLER = ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+"""Drivers whose SyncStorage point calls run in the calling thread, with no event loop:
+memory, SQLite, and a standalone Redis the driver connects to itself."""
 
 
-@pytest.fixture(params=EMBEDDED)
-def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
-    with SyncStorage(driver_factory(request.param, tmp_path)()) as opened:
+@pytest.fixture(params=IN_CALLER)
+def in_caller(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncStorage]:
+    driver = driver_factory(request.param, tmp_path, request)()
+    assert driver.serves_blocking
+    with SyncStorage(driver) as opened:
         yield opened
 
 
@@ -313,14 +325,14 @@ def point_calls_beside_a_held_loop(storage: SyncStorage) -> None:
     busy.result(timeout=60)
 
 
-def test_point_calls_do_not_wait_for_the_loop_thread(embedded: SyncStorage) -> None:
+def test_point_calls_do_not_wait_for_the_loop_thread(in_caller: SyncStorage) -> None:
     """get, set, delete and their batches answer while the loop thread is held busy; the
     other methods still run there."""
-    point_calls_beside_a_held_loop(embedded)
-    assert embedded.count("ns") == 0  # through the loop thread again
+    point_calls_beside_a_held_loop(in_caller)
+    assert in_caller.count("ns") == 0  # through the loop thread again
 
 
-def test_threads_and_the_loop_thread_share_the_driver_safely(embedded: SyncStorage) -> None:
+def test_threads_and_the_loop_thread_share_the_driver_safely(in_caller: SyncStorage) -> None:
     """Eight threads write and delete their own keys of one namespace in the calling threads
     while a ninth counts with incr (on the loop thread): every effect lands exactly once."""
     rounds, errors = 150, []
@@ -328,16 +340,16 @@ def test_threads_and_the_loop_thread_share_the_driver_safely(embedded: SyncStora
     def writer(thread: int) -> None:
         try:
             for n in range(rounds):
-                embedded.set_many("ns", {f"t{thread}-{n}": n, f"t{thread}-{n}-gone": n})
-                embedded.delete("ns", f"t{thread}-{n}-gone")
-                assert embedded.get("ns", f"t{thread}-{n}") == n
+                in_caller.set_many("ns", {f"t{thread}-{n}": n, f"t{thread}-{n}-gone": n})
+                in_caller.delete("ns", f"t{thread}-{n}-gone")
+                assert in_caller.get("ns", f"t{thread}-{n}") == n
         except BaseException as error:
             errors.append(error)
 
     def counter() -> None:
         try:
             for _ in range(rounds):
-                embedded.incr("ns", "counter")
+                in_caller.incr("ns", "counter")
         except BaseException as error:
             errors.append(error)
 
@@ -348,11 +360,11 @@ def test_threads_and_the_loop_thread_share_the_driver_safely(embedded: SyncStora
     for thread in threads:
         thread.join(timeout=300)
     assert not errors, errors[0]
-    keys = [entry.key for entry in embedded.list("ns")]
+    keys = [entry.key for entry in in_caller.list("ns")]
     expected = {f"t{t}-{n}" for t in range(8) for n in range(rounds)} | {"counter"}
     assert keys == sorted(expected)  # no key lost, duplicated or out of order
-    assert embedded.get("ns", "counter") == rounds
-    assert embedded.count("ns") == len(expected)
+    assert in_caller.get("ns", "counter") == rounds
+    assert in_caller.count("ns") == len(expected)
 
 
 def test_writes_in_the_calling_thread_still_reclaim_expired_entries(
@@ -409,38 +421,39 @@ def test_a_blocking_read_of_a_locked_sqlite_file_goes_to_the_worker(tmp_path: Pa
         assert storage.get("ns", "absent", 0) == 0
 
 
-def test_point_calls_after_close_raise(embedded: SyncStorage) -> None:
-    embedded.set("ns", "k", 1)
-    embedded.close()
+def test_point_calls_after_close_raise(in_caller: SyncStorage) -> None:
+    in_caller.set("ns", "k", 1)
+    in_caller.close()
     for call in (
-        lambda: embedded.get("ns", "k"),
-        lambda: embedded.set("ns", "k", 2),
-        lambda: embedded.delete("ns", "k"),
-        lambda: embedded.get_many("ns", ["k"]),
-        lambda: embedded.set_many("ns", {"k": 2}),
-        lambda: embedded.delete_many("ns", ["k"]),
+        lambda: in_caller.get("ns", "k"),
+        lambda: in_caller.set("ns", "k", 2),
+        lambda: in_caller.delete("ns", "k"),
+        lambda: in_caller.get_many("ns", ["k"]),
+        lambda: in_caller.set_many("ns", {"k": 2}),
+        lambda: in_caller.delete_many("ns", ["k"]),
     ):
         with pytest.raises(StorageClosedError):
             call()
 
 
-def test_bad_input_in_the_calling_thread_writes_nothing(embedded: SyncStorage) -> None:
+def test_bad_input_in_the_calling_thread_writes_nothing(in_caller: SyncStorage) -> None:
     from radaros import InvalidKeyError, SerializationError
 
     with pytest.raises(SerializationError):
-        embedded.set_many("ns", {"ok": 1, "bad": {1, 2}})
+        in_caller.set_many("ns", {"ok": 1, "bad": {1, 2}})
     with pytest.raises(InvalidKeyError):
-        embedded.set("ns", "nul\x00", 1)
+        in_caller.set("ns", "nul\x00", 1)
     with pytest.raises(ValueError, match="ttl"):
-        embedded.set("ns", "k", 1, ttl=-1)
+        in_caller.set("ns", "k", 1, ttl=-1)
     with pytest.raises(TypeError):
-        embedded.set_many("ns", ["not a pair"])  # type: ignore[list-item]
-    assert embedded.get_many("ns", ["ok", "bad", "k"]) == [None, None, None]
+        in_caller.set_many("ns", ["not a pair"])  # type: ignore[list-item]
+    assert in_caller.get_many("ns", ["ok", "bad", "k"]) == [None, None, None]
 
 
 # -- a connection per calling thread (server drivers) ------------------------------------------
 
-TWINNED = [param for param in SERVER_DRIVERS if param.values[0] != "mongodb"]
+TWINNED = [param for param in SERVER_DRIVERS if param.values[0] in ("postgres", "redis_cluster")]
+"""Server drivers whose point calls get a connection and event loop per calling thread."""
 
 
 @pytest.fixture(params=TWINNED)
@@ -453,8 +466,8 @@ def twinned(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Syn
 def test_server_point_calls_run_on_the_calling_threads_connection(
     twinned: Callable[..., SyncStorage],
 ) -> None:
-    """On PostgreSQL and Redis, get, set, delete and their batches answer while the loop
-    thread is held busy: they run on a connection of the calling thread."""
+    """On PostgreSQL and Redis Cluster, get, set, delete and their batches answer while the
+    loop thread is held busy: they run on a connection of the calling thread."""
     with twinned() as storage:
         storage.set("ns", "warm", 0)  # opens this thread's connection
         point_calls_beside_a_held_loop(storage)
@@ -546,6 +559,50 @@ def test_thread_connections_zero_keeps_every_call_on_the_loop_thread(
         assert storage._threads is None
         storage.set("ns", "k", 1)
         assert storage.get("ns", "k") == 1
+
+
+@pytest.mark.redis
+def test_redis_blocking_connections_are_bounded_and_closed(redis: RedisTarget) -> None:
+    """Twelve threads on a standalone Redis allowing three connections: every answer is
+    right, the server never sees more than those three beside the loop thread's, and
+    close() leaves none open."""
+    if redis.server is None:
+        unavailable("needs the test's own redis-server (it counts its clients)")
+    port = int(redis.url.rsplit(":", 1)[1].split("/")[0])
+
+    def clients() -> int:
+        info = redis_cli(port, "info", "clients")
+        line = next(line for line in info.splitlines() if line.startswith("connected_clients"))
+        return int(line.split(":")[1]) - 1  # without redis-cli itself
+
+    before = clients()
+    driver = RedisStorage(redis.url, prefix=unique_name("radaros"), max_connections=3)
+    most, errors = 0, []
+    with SyncStorage(driver) as storage:
+        assert storage._direct is driver
+        assert storage._threads is None
+
+        def work(n: int) -> None:
+            try:
+                for i in range(30):
+                    storage.set("ns", f"t{n}-{i}", i)
+                    assert storage.get("ns", f"t{n}-{i}") == i
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            most = max(most, clients() - before)
+            time.sleep(0.01)
+        assert errors == []
+        assert storage.count("ns") == 12 * 30
+    assert 1 <= most <= 1 + 3  # the loop thread's connection, and at most three blocking
+    deadline = time.monotonic() + 10
+    while clients() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert clients() == before
 
 
 @pytest.mark.mongodb

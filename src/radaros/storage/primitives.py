@@ -79,8 +79,9 @@ class Primitives(abc.ABC):
     """Largest encoded value (UTF-8 bytes) the backend stores; larger raises ValueTooLargeError."""
     db_system: ClassVar[str] = "radaros"
     """`db.system.name` in telemetry (the OpenTelemetry well-known value where there is one)."""
-    serves_blocking: ClassVar[bool] = False
-    """The driver has the blocking twins of its point primitives (see the module docs)."""
+    serves_blocking: bool = False
+    """The driver has the blocking twins of its point primitives (see the module docs); a
+    driver may decide per instance."""
     twin_options: ClassVar[dict[str, Any] | None] = None
     """Options that give a copy of the driver one connection, for `SyncStorage` to open
     one per calling thread (server drivers); None: it has no such copies."""

@@ -49,8 +49,9 @@ import asyncio
 import contextlib
 import math
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import radaros.storage.redis_scripts as lua
 from radaros.storage.base import StorageDriver
@@ -83,6 +84,8 @@ if TYPE_CHECKING:
     Client = Redis | RedisCluster
 
 __all__ = ["RedisStorage"]
+
+T = TypeVar("T")
 
 MAX_ARGUMENTS = 1000
 """Keys per script call: Lua's `unpack` limit is ~8000 values, and shorter scripts keep
@@ -146,6 +149,23 @@ _pack = _packer()
 """Command encoding, a third of redis-py's cost (hiredis's when installed)."""
 
 
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    """`items` in script-sized pieces (MAX_ARGUMENTS keys each)."""
+    return [items[start : start + MAX_ARGUMENTS] for start in range(0, len(items), MAX_ARGUMENTS)]
+
+
+def _values(keys: Sequence[str], members: Sequence[str | None]) -> list[str | None]:
+    """The stored values in the members `key NUL value` the GET scripts return."""
+    return [
+        None if member is None else member[len(key) + 1 :]
+        for key, member in zip(keys, members, strict=True)
+    ]
+
+
+def _flat(items: Sequence[tuple[str, str]]) -> list[str]:
+    return [part for item in items for part in item]
+
+
 def _milliseconds(ttl: float | None) -> float:
     """A ttl as the scripts take it: milliseconds, 0 for never."""
     return 0 if ttl is None else ttl * 1000
@@ -182,6 +202,60 @@ def _member_range(low: str, high: str | None, after: str | None, reverse: bool) 
     if after is not None and reverse and (high is None or after <= high):
         stop = f"({after}"
     return start, stop
+
+
+class _BlockingConnections:
+    """Blocking connections for calls from other threads (`SyncStorage`'s callers): a
+    stack shared by the calling threads, at most `size` in use at once (a caller beyond
+    that waits up to `timeout_s`). A connection whose call failed for any reason but an
+    error reply is closed, never reused."""
+
+    def __init__(self, factory: Any, response_error: type[Exception], size: int, timeout_s: float):
+        self._factory = factory
+        self._response_error = response_error
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+        self._timeout_s = timeout_s
+        self._is_closed = False
+
+    def command(self, *args: Any) -> Any:
+        if not self._slots.acquire(timeout=self._timeout_s):
+            raise TimeoutError(f"no free Redis connection within {self._timeout_s} s")
+        try:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                connection = self._factory.make_connection()
+            try:
+                connection.send_packed_command([_pack(args)])
+                reply = connection.read_response()
+            except BaseException as exc:
+                if isinstance(exc, self._response_error):
+                    self._give_back(connection)
+                else:
+                    connection.disconnect()
+                raise
+            self._give_back(connection)
+            return reply
+        finally:
+            self._slots.release()
+
+    def _give_back(self, connection: Any) -> None:
+        with self._lock:
+            if not self._is_closed:
+                self._idle.append(connection)
+                return
+        connection.disconnect()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use close when their call ends."""
+        with self._lock:
+            self._is_closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            with contextlib.suppress(Exception):
+                connection.disconnect()
 
 
 class RedisStorage(StorageDriver):
@@ -236,6 +310,10 @@ class RedisStorage(StorageDriver):
             "socket_timeout": timeout_s,
         }
         self._stack: ConnectionStack[AbstractConnection] | None = None
+        self._blocking: _BlockingConnections | None = None
+        # A SyncStorage on a standalone server it owns runs point calls in the calling
+        # thread, on blocking connections: no event loop between the caller and Redis.
+        self.serves_blocking = not cluster and isinstance(url_or_client, str)
         self._dropping: set[asyncio.Task[None]] = set()
         self._sweep_after = ""
         self._timed: set[str] = set()
@@ -327,6 +405,13 @@ class RedisStorage(StorageDriver):
                 stack.terminate()
                 raise
             self._stack = stack
+            # For SyncStorage's calling threads: blocking sockets, whose timeouts cost
+            # nothing per call. Connections open on first use.
+            no_retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+            blocking = redis.ConnectionPool.from_url(self._url, **self._options, retry=no_retry)
+            self._blocking = _BlockingConnections(
+                blocking, redis.exceptions.ResponseError, self._max_connections, self._timeout_s
+            )
         if self._client is not None:
             await self._client.ping()
         # Loaded now, so that no call pays for a NOSCRIPT reply (a primary promoted by a
@@ -355,6 +440,9 @@ class RedisStorage(StorageDriver):
     async def _close(self) -> None:
         client, self._client = self._client, None
         stack, self._stack = self._stack, None
+        blocking, self._blocking = self._blocking, None
+        if blocking is not None:
+            blocking.close()
         if stack is not None:
             await self._release(stack, stack.close, stack.terminate)
         if client is not None:
@@ -402,10 +490,7 @@ class RedisStorage(StorageDriver):
                 if LEGACY_LAYOUT not in str(exc):
                     raise
             await self._convert(namespace)
-        raise StorageError(
-            f"{self!r}: namespace {namespace!r} keeps receiving radaros 0.2 writes while it "
-            "is converted; upgrade every instance to this version"
-        )
+        raise self._still_converting(namespace)
 
     async def _evaluate(
         self, script: Script, keys: tuple[str, ...], namespace: str, args: tuple[Any, ...]
@@ -422,8 +507,49 @@ class RedisStorage(StorageDriver):
         batches = 1
         while await self._evaluate(lua.MIGRATE, keys, namespace, (MAX_ARGUMENTS,)) == 1:
             batches += 1
+        self._converted(batches)
+
+    def _blocking_command(self, *args: Any) -> Any:
+        """`_command` in the calling thread, on a blocking connection."""
+        blocking = self._blocking
+        if blocking is None:
+            raise StorageClosedError(f"{self!r} is closed")
+        return blocking.command(*args)
+
+    def _run_blocking(self, script: Script, namespace: str, *args: Any) -> Any:
+        """`_run` in the calling thread."""
+        keys = self._layout.keys(namespace, script)
+        for _ in range(CONVERSIONS):
+            try:
+                return self._evaluate_blocking(script, keys, namespace, args)
+            except self._redis.exceptions.ResponseError as exc:
+                if LEGACY_LAYOUT not in str(exc):
+                    raise
+            batches = 1
+            migrate = self._layout.keys(namespace, lua.MIGRATE)
+            while self._evaluate_blocking(lua.MIGRATE, migrate, namespace, (MAX_ARGUMENTS,)) == 1:
+                batches += 1
+            self._converted(batches)
+        raise self._still_converting(namespace)
+
+    def _evaluate_blocking(
+        self, script: Script, keys: tuple[str, ...], namespace: str, args: tuple[Any, ...]
+    ) -> Any:
+        command = self._blocking_command
+        try:
+            return command("EVALSHA", script.sha, len(keys), *keys, namespace, *args)
+        except self._redis.exceptions.NoScriptError:
+            return command("EVAL", script.source, len(keys), *keys, namespace, *args)
+
+    def _converted(self, batches: int) -> None:
         logger.info(
             "%s converted a namespace from the radaros 0.2 layout (%d batches)", repr(self), batches
+        )
+
+    def _still_converting(self, namespace: str) -> StorageError:
+        return StorageError(
+            f"{self!r}: namespace {namespace!r} keeps receiving radaros 0.2 writes while it "
+            "is converted; upgrade every instance to this version"
         )
 
     async def _remember(self, namespace: str, is_fresh: Any) -> None:
@@ -439,30 +565,47 @@ class RedisStorage(StorageDriver):
 
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
         found: list[str | None] = []
-        for start in range(0, len(keys), MAX_ARGUMENTS):
-            chunk = keys[start : start + MAX_ARGUMENTS]
-            members = await self._run(lua.GET_MANY, namespace, *chunk)
-            found.extend(
-                None if member is None else member[len(key) + 1 :]
-                for key, member in zip(chunk, members, strict=True)
-            )
+        for chunk in _chunks(keys):
+            found.extend(_values(chunk, await self._run(lua.GET_MANY, namespace, *chunk)))
         return found
 
     async def _put_many(
         self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
     ) -> None:
         ttl_ms = _milliseconds(ttl)
-        for start in range(0, len(items), MAX_ARGUMENTS):
-            pairs = [part for item in items[start : start + MAX_ARGUMENTS] for part in item]
-            is_fresh = await self._run(lua.PUT, namespace, ttl_ms, *pairs)
+        for chunk in _chunks(items):
+            is_fresh = await self._run(lua.PUT, namespace, ttl_ms, *_flat(chunk))
             await self._remember(namespace, is_fresh)
 
     async def _delete_many(self, namespace: str, keys: Sequence[str]) -> int:
         live = 0
-        for start in range(0, len(keys), MAX_ARGUMENTS):
-            chunk = keys[start : start + MAX_ARGUMENTS]
+        for chunk in _chunks(keys):
             live += int(await self._run(lua.DELETE, namespace, *chunk))
         return live
+
+    # The same four in the calling thread, on blocking connections (standalone, owned).
+
+    def _get_blocking(self, namespace: str, key: str) -> str | None:
+        member: str | None = self._run_blocking(lua.GET, namespace, key)
+        return None if member is None else member[len(key) + 1 :]
+
+    def _get_many_blocking(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        found: list[str | None] = []
+        for chunk in _chunks(keys):
+            found.extend(_values(chunk, self._run_blocking(lua.GET_MANY, namespace, *chunk)))
+        return found
+
+    def _put_many_blocking(
+        self, namespace: str, items: Sequence[tuple[str, str]], ttl: float | None
+    ) -> None:
+        ttl_ms = _milliseconds(ttl)
+        for chunk in _chunks(items):
+            self._run_blocking(lua.PUT, namespace, ttl_ms, *_flat(chunk))
+
+    def _delete_many_blocking(self, namespace: str, keys: Sequence[str]) -> int:
+        return sum(
+            int(self._run_blocking(lua.DELETE, namespace, *chunk)) for chunk in _chunks(keys)
+        )
 
     async def _page(
         self,

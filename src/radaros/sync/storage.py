@@ -193,7 +193,10 @@ class SyncStorage:
         self._direct = driver if driver is not None and driver.serves_blocking else None
         self._threads = (
             ThreadConnections(driver, thread_connections)
-            if driver is not None and driver.twin_options is not None and thread_connections
+            if driver is not None
+            and self._direct is None
+            and driver.twin_options is not None
+            and thread_connections
             else None
         )
         self._loop = _Loop(f"radaros-sync-{type(storage).__name__}")
