@@ -15,6 +15,9 @@ from radaros.storage.validate import check_key, check_prefix, check_ttl, prefix_
 DECODERS = [
     pytest.param(codec.decode, id="default"),
     pytest.param(codec.stdlib_decode, id="stdlib"),
+    # A page's decoder, given the value between two others: the same result and refusal.
+    pytest.param(lambda raw: codec.decode_many(["1", raw, "2"])[1], id="default-many"),
+    pytest.param(lambda raw: codec.stdlib_decode_many(["1", raw, "2"])[1], id="stdlib-many"),
 ]
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "decode_many",
     "encode",
     "stdlib_decode",
+    "stdlib_decode_many",
     "stdlib_encode",
 ]
 
@@ -194,6 +195,7 @@ def _make_fast_decoders() -> tuple[Callable[[str | bytes], Any], Callable[..., l
 
 
 def stdlib_decode_many(raws: Sequence[str | bytes]) -> list[Any]:
+    """`stdlib_decode` of each."""
     return [stdlib_decode(raw) for raw in raws]
 
 

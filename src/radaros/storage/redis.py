@@ -210,7 +210,9 @@ class _BlockingConnections:
     that waits up to `timeout_s`). A connection whose call failed for any reason but an
     error reply is closed, never reused."""
 
-    def __init__(self, factory: Any, response_error: type[Exception], size: int, timeout_s: float):
+    def __init__(
+        self, factory: Any, response_error: type[Exception], size: int, timeout_s: float
+    ) -> None:
         self._factory = factory
         self._response_error = response_error
         self._idle: list[Any] = []
