@@ -8,7 +8,7 @@ code, on one server.
 Shapes, each on a collection of 1,000 documents:
 
 - radaros `get` (its document: `_id` = namespace NUL key, `ns`, `k`, `e`, `r`, the value);
-- `find_one({_id})` on radaros's collection with its projection: what `get` sends;
+- `find_one({_id})` on radaros's collection, the whole document: what `get` sends;
 - `find_one({ns, k, e > now})`: the query radaros 0.2 sent, through the `(ns, k, e)` index;
 - `find_one({_id})` on a collection keyed by `_id` holding only the value (the simplest);
 - radaros `set` of an existing key; `update_one` by `_id` with radaros's update (the value,
@@ -51,9 +51,7 @@ async def measure(url: str, rounds: int, ops: int) -> dict[str, float]:
         now = dt.datetime.now(dt.timezone.utc)
         shapes: dict[str, Callable[[], Awaitable[Any]]] = {
             "radaros get": lambda: storage.get("ns", "k500"),
-            "find_one {_id} (radaros's)": lambda: collection.find_one(
-                {"_id": "ns\x00k500"}, FIELDS
-            ),
+            "find_one {_id} (radaros's)": lambda: collection.find_one({"_id": "ns\x00k500"}),
             "find_one {ns, k, e > now}": lambda: collection.find_one(
                 {"ns": "ns", "k": "k500", "e": {"$gt": now}}, FIELDS
             ),

@@ -434,9 +434,7 @@ class PymongoRaw:
         )
 
     async def get(self, key: str) -> Any:
-        document = await self.collection.find_one(
-            {"_id": self.id(key)}, {"k": 1, "v": 1, "j": 1, "r": 1, "e": 1}
-        )
+        document = await self.collection.find_one({"_id": self.id(key)})
         return None if document is None or document["e"] <= self.now() else document.get("v")
 
     async def set_many(self, items: dict[str, Any]) -> None:
