@@ -240,11 +240,23 @@ class MongoDBStorage(StorageDriver):
         return _Stored(document.get("v"), document.get("j"), document.get("r"), document["_id"])
 
     @staticmethod
-    def _fields(stored: _Stored) -> tuple[dict[str, Any], dict[str, Any]]:
-        """$set and $unset parts writing a stored value (exactly one of v and j)."""
+    def _change(
+        stored: _Stored, expires_at: dt.datetime | None, entry: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The update that writes a stored value (exactly one of v and j) and a new
+        revision; the expiry unless None (kept); and with `entry`, the `ns` and `k` of a
+        document an upsert inserts."""
         if stored.text is not None:
-            return {"j": stored.text}, {"v": ""}
-        return {"v": stored.native}, {"j": ""}
+            assigned: dict[str, Any] = {"j": stored.text}
+            removed = "v"
+        else:
+            assigned, removed = {"v": stored.native}, "j"
+        if expires_at is not None:
+            assigned["e"] = expires_at
+        change: dict[str, Any] = {"$set": assigned, "$unset": {removed: ""}, "$inc": {"r": 1}}
+        if entry is not None:
+            change["$setOnInsert"] = {"ns": entry[0], "k": entry[1]}
+        return change
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -440,16 +452,13 @@ class MongoDBStorage(StorageDriver):
         self, namespace: str, items: Sequence[tuple[str, _Stored]], ttl: float | None
     ) -> None:
         expires_at = _expiry(await self._now(), ttl)
-        updates = []
-        for key, stored in items:
-            assigned, removed = self._fields(stored)
-            change = {
-                "$set": {**assigned, "e": expires_at},
-                "$unset": removed,
-                "$inc": {"r": 1},
-                "$setOnInsert": {"ns": namespace, "k": key},
-            }
-            updates.append(({"_id": _document_id(namespace, key)}, change))
+        updates = [
+            (
+                {"_id": _document_id(namespace, key)},
+                self._change(stored, expires_at, (namespace, key)),
+            )
+            for key, stored in items
+        ]
         collection = self._live_collection()
         if len(updates) == 1:  # one document: a plain update, not a one-item bulk write
             query, change = updates[0]
@@ -568,19 +577,12 @@ class MongoDBStorage(StorageDriver):
 
     async def _add(self, namespace: str, key: str, stored: _Stored, ttl: float | None) -> bool:
         now = await self._now()
-        assigned, removed = self._fields(stored)
-        expires_at = _expiry(now, ttl)
         try:
             # Matches only an expired document; a live one makes the upsert insert, and the
             # unique `_id` refuses it: exactly one concurrent add wins.
             await self._live_collection().update_one(
                 {"_id": _document_id(namespace, key), "e": {"$lte": now}},
-                {
-                    "$set": {**assigned, "e": expires_at},
-                    "$unset": removed,
-                    "$inc": {"r": 1},
-                    "$setOnInsert": {"ns": namespace, "k": key},
-                },
+                self._change(stored, _expiry(now, ttl), (namespace, key)),
                 upsert=True,
             )
         except self._pymongo.errors.DuplicateKeyError:
@@ -591,11 +593,9 @@ class MongoDBStorage(StorageDriver):
         self, namespace: str, key: str, expected: _Stored, stored: _Stored, ttl: float | Keep | None
     ) -> bool:
         now = await self._now()
-        assigned, removed = self._fields(stored)
-        if not isinstance(ttl, Keep):
-            assigned["e"] = _expiry(now, ttl)
+        expires_at = None if isinstance(ttl, Keep) else _expiry(now, ttl)
         result = await self._live_collection().update_one(
             {"_id": expected.document_id, "r": expected.revision, "e": {"$gt": now}},
-            {"$set": assigned, "$unset": removed, "$inc": {"r": 1}},
+            self._change(stored, expires_at),
         )
         return bool(result.modified_count == 1)
