@@ -130,6 +130,28 @@ async def test_point_operations_look_up_the_id_alone(
     assert filters[4]["_id"] == "ns\x00k"
 
 
+async def test_the_ttl_index_reclaims_expired_entries_and_nothing_else(
+    mongodb: MongoTarget, storage: MongoDBStorage, client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """A TTL pass deletes the documents of expired entries only: entries that never
+    expire are outside the partial index, entries still live are left, and an expired
+    key's `add` afterwards starts afresh."""
+    if mongodb.server is None:
+        pytest.skip("mongod's TTL monitor runs every 60 s and cannot be started on demand")
+    await storage.set("ns", "kept", 1)
+    await storage.set("ns", "later", 2, ttl=3600)
+    await storage.set("ns", "brief", 3, ttl=0.05)
+    await asyncio.sleep(0.1)
+    # SecantusDB's own command for one TTL pass (its periodic sweeper is off in tests).
+    reply = await client.admin.command("secantusAdmin.pruneTtl")
+    assert reply["pruned"] >= 1
+    ids = {document["_id"] async for document in client[DATABASE][storage._collection_name].find()}
+    assert ids == {"ns\x00kept", "ns\x00later"}
+    assert await storage.get_many("ns", ["kept", "later", "brief"]) == [1, 2, None]
+    assert await storage.add("ns", "brief", 4)
+    assert await storage.get("ns", "brief") == 4
+
+
 async def test_a_borrowed_client_with_naive_datetimes_works(
     client: AsyncMongoClient[dict[str, Any]],
 ) -> None:

@@ -57,12 +57,13 @@ async def test_add_is_exactly_once_even_over_expired_entries(
         for instance in instances:
             await instance.close()
     per_key = Counter(winners)
-    wrong = sum(1 for i in range(keys) if per_key[f"key{i}"] != 1)
+    unwon = sum(1 for i in range(keys) if per_key[f"key{i}"] == 0)
+    won_twice = sum(1 for i in range(keys) if per_key[f"key{i}"] > 1)
     report(
         f"3 {driver} exactly-once add: {keys} keys x 16 contenders, "
-        f"{wrong} keys without exactly one True"
+        f"{unwon} keys without a True, {won_twice} with more than one"
     )
-    assert wrong == 0
+    assert (unwon, won_twice) == (0, 0)
 
 
 @pytest.mark.parametrize("driver", SERVER_DRIVERS)
