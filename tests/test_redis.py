@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 import radaros.storage.redis_scripts as lua
 from radaros.storage import Entry, RedisStorage, StorageConnectionError, open_storage
 from radaros.storage import lifecycle as lifecycle_module
+from radaros.sync import SyncStorage
 from tests.support.drivers import RedisTarget, report, unavailable, unique_name
 from tests.support.servers import RedisCluster, RedisServer, redis_cli
 
@@ -217,6 +218,29 @@ async def test_a_02_namespace_is_converted_on_first_use(
     tag = f"{prefix}:{{ns}}"
     assert await raw.exists(f"{tag}:v", f"{tag}:k", f"{tag}:m") == 0
     assert await raw.exists(f"{tag}:t") == 1
+
+
+async def test_a_02_namespace_is_converted_by_a_blocking_sync_call(
+    redis: RedisTarget, raw: aioredis.Redis
+) -> None:
+    """A SyncStorage caller's thread converts a 0.2 namespace on its own blocking
+    connection, as an async call would (2,500 entries: three batches)."""
+    prefix = unique_name("radaros")
+    live: dict[str, Any] = {f"k{i:04}": {"n": i} for i in range(2500)}
+    await write_02_namespace(raw, prefix, "ns", live)
+    await write_02_namespace(raw, prefix, "ns", {"gone": 1}, ttl_s=0.05)
+    await asyncio.sleep(0.1)
+
+    def first_use() -> tuple[Any, Any, dict[str, Any]]:
+        driver = RedisStorage(redis.url, prefix=prefix)
+        with SyncStorage(driver) as storage:
+            assert storage._direct is driver  # point calls in this thread
+            return storage.get("ns", "k0042"), storage.get("ns", "gone"), dict(storage.list("ns"))
+
+    assert await asyncio.to_thread(first_use) == ({"n": 42}, None, live)
+    tag = f"{prefix}:{{ns}}"
+    assert await raw.exists(f"{tag}:v", f"{tag}:k", f"{tag}:m") == 0
+    assert await raw.exists(f"{tag}:e", f"{tag}:t") == 1  # one of the two, never both
 
 
 async def test_many_instances_convert_one_02_namespace_at_once(

@@ -527,12 +527,16 @@ class RedisStorage(StorageDriver):
             except self._redis.exceptions.ResponseError as exc:
                 if LEGACY_LAYOUT not in str(exc):
                     raise
-            batches = 1
-            migrate = self._layout.keys(namespace, lua.MIGRATE)
-            while self._evaluate_blocking(lua.MIGRATE, migrate, namespace, (MAX_ARGUMENTS,)) == 1:
-                batches += 1
-            self._converted(batches)
+            self._convert_blocking(namespace)
         raise self._still_converting(namespace)
+
+    def _convert_blocking(self, namespace: str) -> None:
+        """`_convert` in the calling thread."""
+        keys = self._layout.keys(namespace, lua.MIGRATE)
+        batches = 1
+        while self._evaluate_blocking(lua.MIGRATE, keys, namespace, (MAX_ARGUMENTS,)) == 1:
+            batches += 1
+        self._converted(batches)
 
     def _evaluate_blocking(
         self, script: Script, keys: tuple[str, ...], namespace: str, args: tuple[Any, ...]
