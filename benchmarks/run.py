@@ -450,10 +450,7 @@ class PymongoRaw:
 
     async def get_many(self, keys: list[str]) -> list[Any]:
         now = self.now()
-        cursor = self.collection.find(
-            {"_id": {"$in": [self.id(key) for key in keys]}},
-            {"k": 1, "v": 1, "j": 1, "r": 1, "e": 1},
-        )
+        cursor = self.collection.find({"_id": {"$in": [self.id(key) for key in keys]}})
         found = {
             document["k"]: document.get("v") async for document in cursor if document["e"] > now
         }
@@ -463,7 +460,6 @@ class PymongoRaw:
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         cursor = self.collection.find(
             {"ns": namespace, "e": {"$gt": self.now()}, "k": {"$gte": prefix, "$lt": upper}},
-            {"k": 1, "v": 1, "j": 1, "r": 1, "e": 1},
             sort=[("k", 1)],
             hint="ns_k_e",
         )

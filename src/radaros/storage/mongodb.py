@@ -84,7 +84,6 @@ UPSERT_ATTEMPTS = 5
 INDEX_NOT_FOUND = 27
 CONVERT_BATCH = 1000
 """Documents of radaros 0.2's layout rewritten per round trip by `initialize()`."""
-_FIELDS = {"_id": 1, "k": 1, "v": 1, "j": 1, "r": 1, "e": 1}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -429,8 +428,9 @@ class MongoDBStorage(StorageDriver):
 
     async def _get(self, namespace: str, key: str) -> _Stored | None:
         # By `_id` alone (the primary index's fast path), then the expiry compared here
-        # with the same `now` a query would have sent. The whole document: for one, a
-        # projection costs the server more than the few bytes of `ns` it would save.
+        # with the same `now` a query would have sent. Whole documents, here and in every
+        # read of values: a projection costs the server more than the bytes of `ns` it
+        # would leave out.
         now = await self._now()
         document = await self._live_collection().find_one({"_id": _document_id(namespace, key)})
         if document is None or document["e"] <= now:
@@ -440,7 +440,7 @@ class MongoDBStorage(StorageDriver):
     async def _get_many(self, namespace: str, keys: Sequence[str]) -> list[_Stored | None]:
         now = await self._now()
         ids = list({_document_id(namespace, key) for key in keys})
-        cursor = self._live_collection().find({"_id": {"$in": ids}}, _FIELDS)
+        cursor = self._live_collection().find({"_id": {"$in": ids}})
         found = {
             document["k"]: self._from_document(document)
             async for document in cursor
@@ -517,7 +517,7 @@ class MongoDBStorage(StorageDriver):
         if key_range:
             query["k"] = key_range
         order = [("k", -1 if reverse else 1)]
-        cursor = self._live_collection().find(query, _FIELDS, sort=order, hint="ns_k_e")
+        cursor = self._live_collection().find(query, sort=order, hint="ns_k_e")
         if limit is not None:
             cursor = cursor.limit(limit)
         return [
