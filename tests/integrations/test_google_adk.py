@@ -4,6 +4,7 @@ driver, agent runs with a scripted model, and concurrent runs on one session."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import AsyncGenerator
@@ -367,22 +368,29 @@ async def test_a_session_object_from_elsewhere_is_checked_by_its_events(
 
 async def test_concurrent_writers_lose_no_event(service: RadarosSessionService) -> None:
     """Writers on one session, each re-reading the session when it is stale: every event
-    acknowledged is stored exactly once, in acknowledgement order, with every state delta."""
+    acknowledged is stored exactly once, with every state delta, and an append that returned
+    before another began is stored before it. (Two appends that overlap may be acknowledged
+    in either order: each is ordered by its compare-and-swap, and the `user:` merge after it
+    can finish later.)"""
     await service.create_session(app_name=APP, user_id="u", session_id="s")
-    acknowledged: list[str] = []
+    clock = itertools.count()
+    began: dict[str, int] = {}
+    returned: dict[str, int] = {}
 
     async def writer(name: str) -> None:
         for n in range(5):
+            text = f"{name}-{n}"
             for _ in range(200):  # bounded retries
                 session = await service.get_session(app_name=APP, user_id="u", session_id="s")
                 assert session is not None
+                began[text] = next(clock)
                 try:
                     await service.append_event(
-                        session, text_event(f"{name}-{n}", **{name: str(n), "user:last": name})
+                        session, text_event(text, **{name: str(n), "user:last": name})
                     )
                 except StaleSessionError:
                     continue
-                acknowledged.append(f"{name}-{n}")
+                returned[text] = next(clock)
                 break
             else:
                 pytest.fail("no append got through in 200 tries")
@@ -390,8 +398,17 @@ async def test_concurrent_writers_lose_no_event(service: RadarosSessionService) 
     await asyncio.gather(*(writer(f"w{i}") for i in range(4)))
     final = await service.get_session(app_name=APP, user_id="u", session_id="s")
     assert final is not None
-    assert texts(final.events) == acknowledged
-    assert len(acknowledged) == 20
+    stored = texts(final.events)
+    assert len(returned) == 20
+    assert sorted(stored) == sorted(returned)
+    position = {text: index for index, text in enumerate(stored)}
+    out_of_order = [
+        (first, then)
+        for first in returned
+        for then in returned
+        if returned[first] < began[then] and position[first] > position[then]
+    ]
+    assert out_of_order == []
     assert {name: final.state[name] for name in ("w0", "w1", "w2", "w3")} == dict.fromkeys(
         ("w0", "w1", "w2", "w3"), "4"
     )
